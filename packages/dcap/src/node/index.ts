@@ -1,0 +1,1 @@
+export { createNodeCryptoProvider, nodeCryptoProvider } from './crypto.js';
