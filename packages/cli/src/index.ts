@@ -1,1 +1,3 @@
-export {};
+export { buildProgram } from './program.js';
+export { inspectQuote } from './commands/quote-inspect.js';
+export { summary } from './commands/verify.js';
