@@ -69,7 +69,9 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   const notFound = (): void =>
     send(404, { 'Error-Code': 'NotFound', 'Error-Message': 'No data for the given parameters', 'Request-ID': 'r-1' }, '');
   const m = /^\/(sgx|tdx)\/certification\/v4\/(tcb|qe\/identity|pckcrl|rootcacrl)$/.exec(url.pathname);
-  if (url.pathname === '/IntelSGXRootCA.der') return send(200, { 'Content-Type': 'application/pkix-crl' }, SGX_BUNDLE.rootCaCrl);
+  if (url.pathname === '/IntelSGXRootCA.der') {
+    return send(200, { 'Content-Type': 'application/pkix-crl' }, SGX_BUNDLE.rootCaCrl);
+  }
   if (m === null) return notFound();
   const [, tee, route] = m;
   const bundle = tee === 'sgx' ? SGX_BUNDLE : TDX_BUNDLE;
@@ -188,7 +190,8 @@ test('PCCS provider returns the corpus bundles, root CA CRL from hex /rootcacrl'
 
 test('provider errors: 404, 500 with Error-Code, timeout, garbage body, refused connection, bad request', async () => {
   reset();
-  const e404 = await rejectsWith(pccs().getCollateral({ ...SGX_REQ, fmspc: '000000000000' }), 'COLLATERAL_UNAVAILABLE', 'HTTP 404');
+  const unknown = { ...SGX_REQ, fmspc: '000000000000' };
+  const e404 = await rejectsWith(pccs().getCollateral(unknown), 'COLLATERAL_UNAVAILABLE', 'HTTP 404');
   assert.ok(e404.message.includes('Error-Code: "NotFound"'), e404.message);
   assert.ok(e404.message.includes('Error-Message: "No data for the given parameters"'), e404.message);
 
@@ -243,13 +246,17 @@ test('caching provider: served from cache until the earliest nextUpdate, then re
   now = expiry;
   assert.deepEqual(await cache.getCollateral(SGX_REQ), SGX_BUNDLE);
   assert.equal(state.hits, 8);
-  assert.equal(cache.size, 1);
+  assert.equal(cache.size, 0); // what was fetched is already stale at `now`: not kept
 
-  // Callers get copies: mutating one does not poison the cache.
+  // Back in the validity window: fetched once, then served from the cache. Callers get copies: mutating one does not
+  // poison the cache.
+  now = Date.UTC(2025, 6, 1);
   const mine = await cache.getCollateral(SGX_REQ);
-  (mine.pckCrl as Uint8Array)[10] ^= 0xff;
+  assert.equal(state.hits, 12);
+  assert.equal(cache.size, 1);
+  mine.pckCrl.fill(0xee, 10, 20);
   assert.deepEqual(await cache.getCollateral(SGX_REQ), SGX_BUNDLE);
-  assert.equal(state.hits, 8);
+  assert.equal(state.hits, 12);
 });
 
 test('caching provider: injected crlNextUpdate limits the entry; an expired bundle is not cached', async () => {
@@ -355,4 +362,21 @@ test('bundles from providers and from the corpus are interchangeable', async () 
   const fromServer: CollateralBundle = await pcs().getCollateral(TDX_REQ);
   assert.equal(fromServer.tcbInfoBody, (JSON.parse(TDX_TEXT) as { tcb_info: string }).tcb_info);
   assert.equal(fromServer.qeIdentityBody, (JSON.parse(TDX_TEXT) as { qe_identity: string }).qe_identity);
+});
+
+test('an injected fetch is used for every request', async () => {
+  reset();
+  const seen: string[] = [];
+  const provider = createPcsProvider({
+    baseUrl: base,
+    rootCaCrlUrl: `${base}/IntelSGXRootCA.der`,
+    fetch: (input, init) => {
+      seen.push(input);
+      return fetch(input, init);
+    },
+  });
+  assert.deepEqual(await provider.getCollateral(SGX_REQ), SGX_BUNDLE);
+  assert.equal(seen.length, 4);
+  assert.equal(state.hits, 4);
+  assert.ok(state.apiKeys.every((k) => k === undefined)); // no apiKey configured: no header
 });

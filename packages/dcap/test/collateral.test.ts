@@ -172,7 +172,8 @@ test('bundle: CRLs as PEM, DER bytes or hex give the same DER', () => {
   const { json, bundle } = corpus(TDX);
   const pem = encodePem('X509 CRL', bundle.pckCrl);
   assert.deepEqual(parseCollateralBundle({ ...json, pck_crl: pem }).pckCrl, bundle.pckCrl);
-  assert.deepEqual(parseCollateralBundle({ ...json, root_ca_crl: json['root_ca_crl']!.toUpperCase() }).rootCaCrl, bundle.rootCaCrl);
+  const upper = parseCollateralBundle({ ...json, root_ca_crl: json['root_ca_crl']!.toUpperCase() });
+  assert.deepEqual(upper.rootCaCrl, bundle.rootCaCrl);
   assert.deepEqual(crlInputToDer(bundle.rootCaCrl), bundle.rootCaCrl);
   assert.deepEqual(crlInputToDer(new TextEncoder().encode(`${json['root_ca_crl']}\n`)), bundle.rootCaCrl);
   assert.deepEqual(crlInputToDer(new TextEncoder().encode(pem)), bundle.pckCrl);
@@ -218,7 +219,9 @@ test('rawJsonMember: exact substring from PCS-style bodies built around the real
       `{"signature":"${sig}","tcbInfo":${b.tcbInfoBody}}`,
       ` \r\n\t{ "signature" :\n"${sig}" ,\r\n\t"tcbInfo"  :\t${b.tcbInfoBody}\n\n}\n `,
       `{"tcb\\u0049nfo":${b.tcbInfoBody},"signature":"${sig}"}`, // escaped member name
-      `{"x":"\\"tcbInfo\\":{}","y":{"tcbInfo":[1]},"tcbInfo":${b.tcbInfoBody},"z":[{"tcbInfo":2},"\\\\"],"signature":"${sig}"}`,
+      // decoys: the name inside a string, in a nested object, in an array
+      `{"x":"\\"tcbInfo\\":{}","y":{"tcbInfo":[1]},"tcbInfo":${b.tcbInfoBody},` +
+        `"z":[{"tcbInfo":2},"\\\\"],"signature":"${sig}"}`,
     ];
     for (const body of bodies) {
       assert.equal(rawJsonMember(body, 'tcbInfo'), b.tcbInfoBody, c.json.id);
@@ -231,7 +234,9 @@ test('rawJsonMember: exact substring from PCS-style bodies built around the real
 });
 
 test('rawJsonMember: values with escapes, whitespace and every JSON type are cut exactly', () => {
-  const body = '{"a" : "q\\"u\\\\o\\/te\\u00e9\\n" ,"b":[ 1 , -2.5e+3 ,{ "c" : null } ],"d":true,"e":false,"f":0,"g":{}, "h":[]}';
+  const body =
+    '{"a" : "q\\"u\\\\o\\/te\\u00e9\\n" ,"b":[ 1 , -2.5e+3 ,{ "c" : null } ],' +
+    '"d":true,"e":false,"f":0,"g":{}, "h":[]}';
   assert.equal(rawJsonMember(body, 'a'), '"q\\"u\\\\o\\/te\\u00e9\\n"');
   assert.equal(rawJsonMember(body, 'b'), '[ 1 , -2.5e+3 ,{ "c" : null } ]');
   assert.equal(rawJsonMember(body, 'd'), 'true');
@@ -278,7 +283,8 @@ test('rawJsonMember: rejects what is not one JSON object, with the given code', 
     '\u00a0{"a":1}', // non-JSON whitespace
     '{"a":1,"a":2}', // duplicate of the requested member
   ];
-  for (const text of bad) expectCode(() => rawJsonMember(text, 'a', 'SGX_TCB_INFO_UNSUPPORTED_FORMAT'), 'SGX_TCB_INFO_UNSUPPORTED_FORMAT', JSON.stringify(text));
+  const code = 'SGX_TCB_INFO_UNSUPPORTED_FORMAT';
+  for (const text of bad) expectCode(() => rawJsonMember(text, 'a', code), code, JSON.stringify(text));
   expectCode(() => rawJsonMember('[]', 'a'), 'INVALID_INPUT_ENCODING', 'default code');
   // duplicates of other members do not make the requested one ambiguous
   assert.equal(rawJsonMember('{"b":1,"b":2,"a":3}', 'a'), '3');
@@ -286,10 +292,12 @@ test('rawJsonMember: rejects what is not one JSON object, with the given code', 
 
 test('rawJsonMember: nesting depth is bounded', () => {
   const nest = (n: number): string => `{"a":${'['.repeat(n)}${']'.repeat(n)}}`;
-  assert.equal(rawJsonMember(nest(JSON_SPAN_MAX_DEPTH - 1), 'a'), `${'['.repeat(JSON_SPAN_MAX_DEPTH - 1)}${']'.repeat(JSON_SPAN_MAX_DEPTH - 1)}`);
+  const n = JSON_SPAN_MAX_DEPTH - 1; // + the top-level object = the limit
+  assert.equal(rawJsonMember(nest(n), 'a'), `${'['.repeat(n)}${']'.repeat(n)}`);
   expectCode(() => rawJsonMember(nest(JSON_SPAN_MAX_DEPTH), 'a'), 'INVALID_INPUT_ENCODING', 'too deep');
   expectCode(() => rawJsonMember(nest(100_000), 'a'), 'INVALID_INPUT_ENCODING', 'very deep');
-  expectCode(() => rawJsonMember(`{"a":${'{"b":'.repeat(200)}1${'}'.repeat(200)}}`, 'a'), 'INVALID_INPUT_ENCODING', 'objects');
+  const objects = `{"a":${'{"b":'.repeat(200)}1${'}'.repeat(200)}}`;
+  expectCode(() => rawJsonMember(objects, 'a'), 'INVALID_INPUT_ENCODING', 'objects');
 });
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -300,7 +308,9 @@ test('TCB info: malformed inputs give the specified codes', () => {
   const tdx = corpus(TDX).bundle.tcbInfoBody;
   const F = 'SGX_TCB_INFO_UNSUPPORTED_FORMAT';
   const I = 'SGX_TCB_INFO_INVALID';
-  for (const text of ['', 'not json', '[]', '"x"', '1', 'null', `${sgx}x`, '{"a":1']) expectCode(() => parseTcbInfo(text), F, text.slice(0, 10));
+  for (const text of ['', 'not json', '[]', '"x"', '1', 'null', `${sgx}x`, '{"a":1']) {
+    expectCode(() => parseTcbInfo(text), F, text.slice(0, 10));
+  }
   expectCode(() => parseTcbInfo(undefined as unknown as string), F, 'undefined');
   expectCode(() => parseTcbInfo(`{"x":"${'a'.repeat(1024 * 1024)}"}`), F, 'too long');
   const invalid: Array<[string, string, (o: Json) => void]> = [
@@ -344,7 +354,11 @@ test('TCB info: malformed inputs give the specified codes', () => {
     ['tdxModule attributes missing', tdx, (o) => delete (o['tdxModule'] as Json)['attributes']],
     ['tdxModuleIdentities empty', tdx, (o) => (o['tdxModuleIdentities'] = [])],
     ['module identity no levels', tdx, (o) => ((o['tdxModuleIdentities'] as Json[])[0]!['tcbLevels'] = [])],
-    ['module identity isvsvn string', tdx, (o) => (tcbOf(((o['tdxModuleIdentities'] as Json[])[1]!['tcbLevels'] as Json[])[0])['isvsvn'] = '4')],
+    [
+      'module identity isvsvn string',
+      tdx,
+      (o) => (tcbOf(((o['tdxModuleIdentities'] as Json[])[1]!['tcbLevels'] as Json[])[0])['isvsvn'] = '4'),
+    ],
     ['module identity id missing', tdx, (o) => delete (o['tdxModuleIdentities'] as Json[])[0]!['id']],
     ['TDX level without tdxtcbcomponents', tdx, (o) => delete tcbOf(levels(o)[1])['tdxtcbcomponents']],
   ];
@@ -408,8 +422,10 @@ test('enclave identity: malformed inputs give the specified codes', () => {
   for (const text of ['', 'garbage', '[]', '"QE"', '{"id":']) {
     expectCode(() => parseEnclaveIdentity(text), 'SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT', text);
   }
-  expectCode(() => parseEnclaveIdentity(mutate(qe, (o) => (o['version'] = 1))), 'SGX_ENCLAVE_IDENTITY_UNSUPPORTED_VERSION', 'v1');
-  expectCode(() => parseEnclaveIdentity(mutate(qe, (o) => (o['version'] = 3))), 'SGX_ENCLAVE_IDENTITY_UNSUPPORTED_VERSION', 'v3');
+  for (const version of [0, 1, 3]) {
+    const text = mutate(qe, (o) => (o['version'] = version));
+    expectCode(() => parseEnclaveIdentity(text), 'SGX_ENCLAVE_IDENTITY_UNSUPPORTED_VERSION', `v${version}`);
+  }
   const invalid: Array<[string, (o: Json) => void]> = [
     ['no version', (o) => delete o['version']],
     ['version string', (o) => (o['version'] = '2')],
@@ -432,7 +448,9 @@ test('enclave identity: malformed inputs give the specified codes', () => {
     ['tcbStatus missing', (o) => delete levels(o)[1]!['tcbStatus']],
     ['advisoryIDs object', (o) => (levels(o)[1]!['advisoryIDs'] = {})],
   ];
-  for (const [label, change] of invalid) expectCode(() => parseEnclaveIdentity(mutate(qe, change)), 'SGX_ENCLAVE_IDENTITY_INVALID', label);
+  for (const [label, change] of invalid) {
+    expectCode(() => parseEnclaveIdentity(mutate(qe, change)), 'SGX_ENCLAVE_IDENTITY_INVALID', label);
+  }
   // miscselect is a big-endian hex string
   assert.equal(parseEnclaveIdentity(mutate(qe, (o) => (o['miscselect'] = '01020304'))).miscselect, 0x01020304);
 });
@@ -453,18 +471,27 @@ test('collateralFromPcsResponses: rebuilds the corpus bundle from PCS-shaped res
     const { tcb, qe } = pcsBodies(bundle);
     // Plain records with lower-case names (Node IncomingHttpHeaders), the v3 header name, and an array value.
     const fromRecords = collateralFromPcsResponses({
-      tcbInfoResponse: { body: tcb, headers: { 'sgx-tcb-info-issuer-chain': encodeURIComponent(bundle.tcbInfoIssuerChain) } },
+      tcbInfoResponse: {
+        body: tcb,
+        headers: { 'sgx-tcb-info-issuer-chain': encodeURIComponent(bundle.tcbInfoIssuerChain) },
+      },
       qeIdentityResponse: {
         body: qe,
         headers: { 'SGX-ENCLAVE-IDENTITY-ISSUER-CHAIN': [encodeURIComponent(bundle.qeIdentityIssuerChain)] },
       },
-      pckCrlResponse: { body: bundle.pckCrl, headers: { 'sgx-pck-crl-issuer-chain': encodeURIComponent(bundle.pckCrlIssuerChain) } },
+      pckCrlResponse: {
+        body: bundle.pckCrl,
+        headers: { 'sgx-pck-crl-issuer-chain': encodeURIComponent(bundle.pckCrlIssuerChain) },
+      },
       rootCaCrl: toHex(bundle.rootCaCrl),
     });
     assert.deepEqual(fromRecords, bundle, id);
     // WHATWG Headers, the v4 header name, CRLs as PEM text / DER.
     const fromHeaders = collateralFromPcsResponses({
-      tcbInfoResponse: { body: tcb, headers: new Headers({ 'TCB-Info-Issuer-Chain': encodeURIComponent(bundle.tcbInfoIssuerChain) }) },
+      tcbInfoResponse: {
+        body: tcb,
+        headers: new Headers({ 'TCB-Info-Issuer-Chain': encodeURIComponent(bundle.tcbInfoIssuerChain) }),
+      },
       qeIdentityResponse: {
         body: qe,
         headers: new Headers({ 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(bundle.qeIdentityIssuerChain) }),
@@ -495,36 +522,32 @@ test('collateralFromPcsResponses: missing headers, bad bodies and bad signatures
     rootCaCrl: bundle.rootCaCrl,
   };
   assert.deepEqual(collateralFromPcsResponses(good), bundle);
-  expectCode(() => collateralFromPcsResponses({ ...good, tcbInfoResponse: { body: tcb, headers: {} } }), 'COLLATERAL_UNAVAILABLE', 'no header');
-  expectCode(
-    () => collateralFromPcsResponses({ ...good, pckCrlResponse: { body: bundle.pckCrl, headers: { 'SGX-PCK-CRL-Issuer-Chain': '%E0%A4%A' } } }),
-    'COLLATERAL_UNAVAILABLE',
-    'bad URL encoding',
-  );
-  expectCode(
-    () => collateralFromPcsResponses({ ...good, qeIdentityResponse: { body: qe, headers: { 'SGX-Enclave-Identity-Issuer-Chain': 'hello' } } }),
-    'COLLATERAL_UNAVAILABLE',
-    'no PEM',
-  );
+  const sig = '00'.repeat(64);
   const withTcbBody = (body: string): unknown =>
     collateralFromPcsResponses({ ...good, tcbInfoResponse: { body, headers: good.tcbInfoResponse.headers } });
+  const withQeBody = (body: string): unknown =>
+    collateralFromPcsResponses({ ...good, qeIdentityResponse: { body, headers: good.qeIdentityResponse.headers } });
+  const withPckCrl = (body: Uint8Array | string, headers = good.pckCrlResponse.headers): unknown =>
+    collateralFromPcsResponses({ ...good, pckCrlResponse: { body, headers } });
+  const U = 'COLLATERAL_UNAVAILABLE';
+  expectCode(() => collateralFromPcsResponses({ ...good, tcbInfoResponse: { body: tcb, headers: {} } }), U, 'no header');
+  expectCode(() => withPckCrl(bundle.pckCrl, { 'SGX-PCK-CRL-Issuer-Chain': '%E0%A4%A' }), U, 'bad URL encoding');
+  expectCode(() => withPckCrl(bundle.pckCrl, { 'SGX-PCK-CRL-Issuer-Chain': 'hello' }), U, 'no PEM');
   expectCode(() => withTcbBody('<html>503</html>'), 'SGX_TCB_INFO_UNSUPPORTED_FORMAT', 'html');
   expectCode(() => withTcbBody(`{"tcbInfo":${bundle.tcbInfoBody}`), 'SGX_TCB_INFO_UNSUPPORTED_FORMAT', 'truncated');
-  expectCode(() => withTcbBody(`{"signature":"${'00'.repeat(64)}"}`), 'SGX_TCB_INFO_INVALID', 'no tcbInfo');
-  expectCode(() => withTcbBody(`{"tcbInfo":"text","signature":"${'00'.repeat(64)}"}`), 'SGX_TCB_INFO_INVALID', 'tcbInfo string');
-  expectCode(() => withTcbBody(`{"tcbInfo":${bundle.tcbInfoBody}}`), 'SGX_TCB_INFO_INVALID', 'no signature');
-  expectCode(() => withTcbBody(`{"tcbInfo":${bundle.tcbInfoBody},"signature":"00"}`), 'SGX_TCB_INFO_INVALID', 'short signature');
-  expectCode(() => withTcbBody(`{"tcbInfo":${bundle.tcbInfoBody},"signature":1}`), 'SGX_TCB_INFO_INVALID', 'numeric signature');
-  expectCode(() => withTcbBody(`{"tcbInfo":{"version":9},"signature":"${'00'.repeat(64)}"}`), 'SGX_TCB_INFO_INVALID', 'bad tcbInfo');
+  const I = 'SGX_TCB_INFO_INVALID';
+  expectCode(() => withTcbBody(`{"signature":"${sig}"}`), I, 'no tcbInfo');
+  expectCode(() => withTcbBody(`{"tcbInfo":"text","signature":"${sig}"}`), I, 'tcbInfo string');
+  expectCode(() => withTcbBody(`{"tcbInfo":${bundle.tcbInfoBody}}`), I, 'no signature');
+  expectCode(() => withTcbBody(`{"tcbInfo":${bundle.tcbInfoBody},"signature":"00"}`), I, 'short signature');
+  expectCode(() => withTcbBody(`{"tcbInfo":${bundle.tcbInfoBody},"signature":1}`), I, 'numeric signature');
+  expectCode(() => withTcbBody(`{"tcbInfo":{"version":9},"signature":"${sig}"}`), I, 'bad tcbInfo');
+  expectCode(() => withQeBody('[]'), 'SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT', 'identity array');
   expectCode(
-    () => collateralFromPcsResponses({ ...good, qeIdentityResponse: { body: `{"enclaveIdentity":{"version":3},"signature":"${'00'.repeat(64)}"}`, headers: good.qeIdentityResponse.headers } }),
+    () => withQeBody(`{"enclaveIdentity":{"version":3},"signature":"${sig}"}`),
     'SGX_ENCLAVE_IDENTITY_UNSUPPORTED_VERSION',
     'identity v3',
   );
   expectCode(() => collateralFromPcsResponses({ ...good, rootCaCrl: 'zz' }), 'SGX_CRL_UNSUPPORTED_FORMAT', 'root crl');
-  expectCode(
-    () => collateralFromPcsResponses({ ...good, pckCrlResponse: { body: fromHex('0102'), headers: good.pckCrlResponse.headers } }),
-    'SGX_CRL_UNSUPPORTED_FORMAT',
-    'pck crl',
-  );
+  expectCode(() => withPckCrl(fromHex('0102')), 'SGX_CRL_UNSUPPORTED_FORMAT', 'pck crl');
 });

@@ -69,6 +69,7 @@ export class DerReader {
    * every failure.
    */
   constructor(buf: Uint8Array, code: DcapErrorCode, what: string, start = 0, end = buf.length, depth = 0) {
+    if (!(buf instanceof Uint8Array)) throw new DcapError(code, `${what}: input is not a Uint8Array`);
     this.#buf = buf;
     this.#code = code;
     this.#what = what;

@@ -97,19 +97,24 @@ function bundleString(obj: Readonly<Record<string, unknown>>, key: string): stri
   }
   const v = obj[key];
   if (typeof v !== 'string') throw new DcapError('MISSING_PARAMETERS', `collateral bundle "${key}" is not a string`);
-  if (v.length > BUNDLE_MAX_VALUE_LENGTH) throw new DcapError('MISSING_PARAMETERS', `collateral bundle "${key}" is too long`);
+  if (v.length > BUNDLE_MAX_VALUE_LENGTH) {
+    throw new DcapError('MISSING_PARAMETERS', `collateral bundle "${key}" is too long`);
+  }
   return v;
 }
 
 /**
  * Parses a `QuoteCollateralV3` bundle (JSON text or the parsed object). Strings are kept verbatim (the TCB info and
  * QE identity texts are what Intel signed); CRLs may be hex of DER, or PEM; signatures must be 64 bytes of hex.
- * The TCB info and QE identity themselves are not interpreted here ({@link parseTcbInfo}, {@link parseEnclaveIdentity}).
+ * The TCB info and QE identity themselves are not interpreted here ({@link parseTcbInfo},
+ * {@link parseEnclaveIdentity}).
  */
 export function parseCollateralBundle(input: string | object): CollateralBundle {
   let obj: unknown = input;
   if (typeof input === 'string') {
-    if (input.length > 4 * BUNDLE_MAX_VALUE_LENGTH) throw new DcapError('INVALID_INPUT_ENCODING', 'collateral bundle is too long');
+    if (input.length > 4 * BUNDLE_MAX_VALUE_LENGTH) {
+      throw new DcapError('INVALID_INPUT_ENCODING', 'collateral bundle is too long');
+    }
     try {
       obj = JSON.parse(input);
     } catch {
@@ -170,7 +175,7 @@ export function serializeCollateralBundle(b: CollateralBundle): string {
 // ---------------------------------------------------------------------------------------------------------------------
 // From PCS / PCCS responses
 
-/** Response headers: a WHATWG `Headers` (or anything with `get`), or a plain record such as Node's `IncomingHttpHeaders`. */
+/** Response headers: a WHATWG `Headers` (anything with `get`), or a plain record such as `IncomingHttpHeaders`. */
 export type HeaderSource =
   | { get(name: string): string | null | undefined }
   | Readonly<Record<string, string | readonly string[] | undefined>>;
@@ -220,7 +225,9 @@ export function headerValue(headers: HeaderSource, ...names: string[]): string |
  */
 function issuerChainHeader(headers: HeaderSource, what: string, ...names: string[]): string {
   const raw = headerValue(headers, ...names);
-  if (raw === undefined) throw new DcapError('COLLATERAL_UNAVAILABLE', `${what} response lacks the ${names.join(' / ')} header`);
+  if (raw === undefined) {
+    throw new DcapError('COLLATERAL_UNAVAILABLE', `${what} response lacks the ${names.join(' / ')} header`);
+  }
   let chain: string;
   try {
     chain = decodeURIComponent(raw);
@@ -258,7 +265,12 @@ function signedMember(
  * and `SGX-PCK-CRL-Issuer-Chain`; a missing or undecodable header is `COLLATERAL_UNAVAILABLE`.
  */
 export function collateralFromPcsResponses(r: PcsResponses): CollateralBundle {
-  const tcb = signedMember(r.tcbInfoResponse.body, 'tcbInfo', 'SGX_TCB_INFO_UNSUPPORTED_FORMAT', 'SGX_TCB_INFO_INVALID');
+  const tcb = signedMember(
+    r.tcbInfoResponse.body,
+    'tcbInfo',
+    'SGX_TCB_INFO_UNSUPPORTED_FORMAT',
+    'SGX_TCB_INFO_INVALID',
+  );
   parseTcbInfo(tcb.text);
   const qe = signedMember(
     r.qeIdentityResponse.body,

@@ -64,7 +64,9 @@ export function parseEnclaveIdentity(body: string): EnclaveIdentity {
     throw new DcapError('SGX_ENCLAVE_IDENTITY_UNSUPPORTED_VERSION', `enclave identity version ${version} (expected 2)`);
   }
   const id = stringField(ROOT, identity, 'id');
-  if (!ENCLAVE_IDENTITY_IDS.includes(id)) invalid(at(ROOT, 'id'), `unknown enclave identity id (expected ${ENCLAVE_IDENTITY_IDS.join(', ')})`);
+  if (!ENCLAVE_IDENTITY_IDS.includes(id)) {
+    invalid(at(ROOT, 'id'), `unknown enclave identity id (expected ${ENCLAVE_IDENTITY_IDS.join(', ')})`);
+  }
   return {
     id,
     version,

@@ -106,7 +106,14 @@ function isLeap(year: number): boolean {
 export function parseIsoUtc(text: string): number | undefined {
   const m = ISO_DATE.exec(text);
   if (m === null) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   const ms = m[7] === undefined ? 0 : Number(`${m[7]}00`.slice(0, 3));

@@ -24,6 +24,11 @@ export interface HttpGetResult {
 const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 const MAX_QUOTED = 200;
 
+/** `text` with `url` and any `scheme://user:pass@` credentials replaced by their redacted form. */
+function redact(text: string, url: string): string {
+  return text.split(url).join(describeUrl(url)).replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1');
+}
+
 /** The URL without credentials, for messages. */
 export function describeUrl(url: string): string {
   try {
@@ -61,7 +66,8 @@ export async function httpGet(url: string, options: HttpGetOptions): Promise<Htt
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs);
   try {
-    const res = await options.fetch(url, {
+    const fetchFn = options.fetch; // called unbound: browser-style fetch implementations reject a foreign `this`
+    const res = await fetchFn(url, {
       method: 'GET',
       headers: { ...options.headers },
       signal: controller.signal,
@@ -90,8 +96,10 @@ export async function httpGet(url: string, options: HttpGetOptions): Promise<Htt
     }
     const cause = e instanceof Error ? (e as { cause?: unknown }).cause : undefined;
     const reason = e instanceof Error ? e.message : String(e);
-    const detail = cause instanceof Error && cause.message !== '' ? `${reason} (${cause.message})` : reason;
-    throw new DcapError('COLLATERAL_UNAVAILABLE', `${where}: ${detail}`, { cause: e });
+    const raw = cause instanceof Error && cause.message !== '' ? `${reason} (${cause.message})` : reason;
+    const detail = redact(raw, url);
+    // The underlying error is attached only when it carries no credentials.
+    throw new DcapError('COLLATERAL_UNAVAILABLE', `${where}: ${detail}`, detail === raw ? { cause: e } : undefined);
   } finally {
     clearTimeout(timer);
   }

@@ -8,18 +8,14 @@ import { join } from 'node:path';
 import { DcapError } from '../errors.js';
 import { collateralFromPcsResponses, parseCollateralBundle } from '../collateral/bundle.js';
 import type { CollateralBundle } from '../collateral/types.js';
+import type { CollateralRequest } from '../verify/collateral-request.js';
 import { tryDecodeUtf8 } from '../util/bytes.js';
 import { type FetchLike, type HttpGetOptions, type HttpGetResult, httpGet } from './collateral-fetch.js';
 
 export type { FetchLike } from './collateral-fetch.js';
 
-export interface CollateralRequest {
-  /** 6 bytes as 12 hex digits, either case (from the PCK certificate's SGX extension). */
-  readonly fmspc: string;
-  /** The PCK certificate's issuing CA (`SGX-PCK-Certificate-CA-Type`). */
-  readonly ca: 'processor' | 'platform';
-  readonly tee: 'SGX' | 'TDX';
-}
+/** `collateralRequestForQuote(quote)` (the main entry point) makes one from a quote. */
+export type { CollateralRequest };
 
 export interface CollateralProvider {
   getCollateral(req: CollateralRequest): Promise<CollateralBundle>;
@@ -43,7 +39,11 @@ export function normalizeCollateralRequest(req: CollateralRequest): CollateralRe
   return { fmspc: req.fmspc.toLowerCase(), ca: req.ca, tee: req.tee };
 }
 
-function bodyText(r: HttpGetResult, what: string, code: 'SGX_TCB_INFO_UNSUPPORTED_FORMAT' | 'SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT'): string {
+function bodyText(
+  r: HttpGetResult,
+  what: string,
+  code: 'SGX_TCB_INFO_UNSUPPORTED_FORMAT' | 'SGX_ENCLAVE_IDENTITY_UNSUPPORTED_FORMAT',
+): string {
   const text = tryDecodeUtf8(r.body);
   if (text === undefined) throw new DcapError(code, `${what} response is not UTF-8 text`);
   return text;
@@ -111,7 +111,7 @@ export function createPcsProvider(options: PcsProviderOptions = {}): CollateralP
 }
 
 export interface PccsProviderOptions {
-  /** e.g. `https://pccs.example:8081` (the routes `/sgx/certification/v4/…`, `/tdx/certification/v4/…` are added). */
+  /** e.g. `https://pccs.example:8081`; routes `/sgx/certification/v4/…`, `/tdx/certification/v4/…` are added. */
   readonly baseUrl: string;
   readonly fetch?: FetchLike;
   /** Per request; default 15 000. */
@@ -164,7 +164,8 @@ async function readIfPresent(path: string): Promise<string | undefined> {
  * 1. `<dir>/<fmspc>-<ca>-<tee>.json`, all lower case, e.g. `b0c06f000000-platform-tdx.json`;
  * 2. `<dir>/collateral.json`, one bundle used for every request (a single-platform deployment, or a test case folder).
  *
- * Files are re-read on every call (wrap in {@link createCachingProvider} to cache). Neither file → `COLLATERAL_UNAVAILABLE`.
+ * Files are re-read on every call (wrap the provider in `createCachingProvider` to cache). Neither file →
+ * `COLLATERAL_UNAVAILABLE`.
  */
 export function createFolderProvider(dir: string): CollateralProvider {
   if (typeof dir !== 'string' || dir === '') throw new DcapError('MISSING_PARAMETERS', 'collateral folder is required');

@@ -11,7 +11,7 @@ import { orderChain } from './chains.js';
 
 export interface CollateralRequest {
   readonly tee: TeeType;
-  /** 12 lower-case hex digits. */
+  /** 6 bytes as 12 hex digits (lower case from collateralRequestForQuote; providers accept either case). */
   readonly fmspc: string;
   readonly ca: 'processor' | 'platform';
 }

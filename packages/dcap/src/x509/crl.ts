@@ -73,7 +73,8 @@ function parseAuthorityKeyIdentifier(ext: Extension): Uint8Array | undefined {
  *                                    -- if present, version MUST be v2
  *                                }
  *
- * `version` is 1 or 2. `revoked` is keyed by serial hex; a serial listed twice keeps its first entry. Entry extensions
+ * `version` is 1 or 2. `revoked` is keyed by serial hex; a serial listed twice keeps its first entry; an empty
+ * revokedCertificates SEQUENCE (RFC 5280 wants it absent) is accepted. Entry extensions
  * are checked for well-formedness and otherwise ignored. `crlNumber` and `authorityKeyIdentifier` (its keyIdentifier)
  * come from crlExtensions and are undefined when absent; their presence is a verification rule
  * (SGX_CRL_INVALID_EXTENSIONS), not a parse rule.

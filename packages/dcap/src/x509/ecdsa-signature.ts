@@ -35,7 +35,7 @@ function validSize(size: number): boolean {
  * in `size` bytes, with nothing before, between or after.
  */
 export function ecdsaDerToP1363(der: Uint8Array, size = 32): Uint8Array | undefined {
-  if (!validSize(size) || der.length < 2 || der[0] !== 0x30) return undefined;
+  if (!(der instanceof Uint8Array) || !validSize(size) || der.length < 2 || der[0] !== 0x30) return undefined;
   const seqLen = readLength(der, 1);
   if (seqLen === undefined || seqLen[1] + seqLen[0] !== der.length) return undefined;
   const out = new Uint8Array(2 * size);
@@ -83,6 +83,7 @@ function pushInteger(v: Uint8Array, out: number[]): void {
  * s is zero (not a valid ECDSA signature, and not representable by {@link ecdsaDerToP1363}).
  */
 export function p1363ToEcdsaDer(signature: Uint8Array): Uint8Array | undefined {
+  if (!(signature instanceof Uint8Array)) return undefined;
   const n = signature.length;
   if (n === 0 || n % 2 !== 0 || n > 512) return undefined;
   const size = n / 2;

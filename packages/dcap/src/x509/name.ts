@@ -15,7 +15,8 @@
  * ST, O, OU, STREET, DC, UID, else the dotted OID; values escaped per RFC 4514 §2.4; values that are not a supported
  * character string are `#` + hex of their DER, RFC 4514 §2.4) but lists the RDNs in **encoding order**, not reversed:
  * `CN=Intel SGX PCK Platform CA,O=Intel Corporation,L=Santa Clara,ST=CA,C=US` (what `openssl -nameopt` and
- * Intel's QVL print). Comparisons of names must use `raw`, never `text`.
+ * Intel's QVL print). `commonName` is the first CN attribute that is a character string. Comparisons of names must
+ * use `raw`, never `text`.
  */
 import { DerReader, decodeString } from '../asn1/der.js';
 import * as oids from '../asn1/oids.js';
