@@ -7,7 +7,7 @@ import { parseCollateralBundle } from '../collateral/bundle.js';
 import { parseEnclaveIdentity } from '../collateral/enclave-identity.js';
 import { parseTcbInfo } from '../collateral/tcb-info.js';
 import type { CollateralBundle, EnclaveIdentity, TcbInfo } from '../collateral/types.js';
-import { bytesKey } from '../util/bytes.js';
+import { bytesKey, snapshot } from '../util/bytes.js';
 import { LruCache } from '../util/lru.js';
 import { parseCertificateChainPem } from '../x509/chain.js';
 import { parseCrl } from '../x509/crl.js';
@@ -35,6 +35,9 @@ export class ParsedCollateral {
   #pckCrl?: Outcome<Crl>;
   #tcbInfo?: Outcome<TcbInfo>;
   #qeIdentity?: Outcome<EnclaveIdentity>;
+  /** Signing certificates whose signature over the TCB info / QE identity text has verified. */
+  readonly tcbInfoSignedBy = new WeakSet<Certificate>();
+  readonly qeIdentitySignedBy = new WeakSet<Certificate>();
 
   constructor(bundle: CollateralBundle, chains: ChainParser) {
     this.bundle = bundle;
@@ -109,7 +112,8 @@ export class CollateralCache {
       const hit = this.#byObject.get(input);
       if (hit !== undefined) return hit;
     }
-    const bundle = isBundle(input) ? input : parseCollateralBundle(input as string | object);
+    // A private copy: what was verified cannot change under the cache if the caller reuses its byte arrays.
+    const bundle = isBundle(input) ? snapshotBundle(input) : parseCollateralBundle(input as string | object);
     const key = contentKey(bundle);
     let parsed = this.#byContent.get(key);
     if (parsed === undefined) {
@@ -128,6 +132,16 @@ function isBundle(x: unknown): x is CollateralBundle {
     (x as CollateralBundle).rootCaCrl instanceof Uint8Array &&
     typeof (x as CollateralBundle).tcbInfoBody === 'string'
   );
+}
+
+function snapshotBundle(b: CollateralBundle): CollateralBundle {
+  return {
+    ...b,
+    rootCaCrl: snapshot(b.rootCaCrl),
+    pckCrl: snapshot(b.pckCrl),
+    tcbInfoSignature: snapshot(b.tcbInfoSignature),
+    qeIdentitySignature: snapshot(b.qeIdentitySignature),
+  };
 }
 
 function contentKey(b: CollateralBundle): string {

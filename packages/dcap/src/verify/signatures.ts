@@ -18,6 +18,8 @@ export class SignatureChecker {
   readonly crypto: CryptoProvider;
   readonly #keys: LruCache<string, P256PublicKey | null>;
   readonly #verified: LruCache<string, true>;
+  /** Successful X.509 signature checks by object identity: parsed certificates and CRLs are immutable. */
+  readonly #signedBy = new WeakMap<Certificate | Crl, WeakSet<Certificate>>();
 
   constructor(crypto: CryptoProvider, maxEntries: number) {
     this.crypto = crypto;
@@ -61,9 +63,16 @@ export class SignatureChecker {
 
   /** The X.509 signature of `signed` (a certificate or CRL) by `issuer`'s key; ecdsa-with-SHA256 only. */
   async verifySignedBy(signed: Certificate | Crl, issuer: Certificate): Promise<boolean> {
+    if (this.#signedBy.get(signed)?.has(issuer)) return true;
     if (signed.signatureAlgorithm !== ECDSA_WITH_SHA256 || !SignatureChecker.isP256(issuer)) return false;
     const sig = ecdsaDerToP1363(signed.signatureValue, 32);
     if (sig === undefined) return false;
-    return this.verifyRaw(issuer.spki, 'spki', sig, signed.tbs, true);
+    const ok = await this.verifyRaw(issuer.spki, 'spki', sig, signed.tbs, false);
+    if (ok) {
+      let set = this.#signedBy.get(signed);
+      if (set === undefined) this.#signedBy.set(signed, (set = new WeakSet()));
+      set.add(issuer);
+    }
+    return ok;
   }
 }

@@ -17,7 +17,7 @@ import { sgxClaims, tdxClaims } from '../quote/claims.js';
 import { unwrapEvidence } from '../quote/oe.js';
 import { parseQuote } from '../quote/quote.js';
 import type { Quote } from '../quote/types.js';
-import { bytesEqual, bytesKey, concatBytes, toHex } from '../util/bytes.js';
+import { bytesEqual, bytesKey, concatBytes, toHex, utf8 } from '../util/bytes.js';
 import { LruCache } from '../util/lru.js';
 import { parsePckExtension } from '../x509/sgx-extension.js';
 import type { Certificate, PckExtension } from '../x509/types.js';
@@ -70,7 +70,7 @@ export class QuoteVerifier {
   readonly #anchors: readonly TrustAnchor[];
   readonly #chains: ChainParser;
   readonly #collateral: CollateralCache;
-  readonly #pck: LruCache<string, PckExtension>;
+  readonly #pck = new WeakMap<Certificate, PckExtension>();
   readonly #qeBinding: LruCache<string, true>;
 
   constructor(options: VerifierOptions = {}) {
@@ -79,7 +79,6 @@ export class QuoteVerifier {
     this.#anchors = options.trustAnchors ?? [INTEL_SGX_ROOT_CA];
     this.#chains = new ChainParser(max);
     this.#collateral = new CollateralCache(max, this.#chains);
-    this.#pck = new LruCache(max);
     this.#qeBinding = new LruCache(max);
   }
 
@@ -154,7 +153,7 @@ export class QuoteVerifier {
       sigs: this.#sigs,
       what: 'TCB info',
     });
-    if (!(await this.#verifyCollateralSignature(tcbChain.signer, col.bundle.tcbInfoSignature, col.bundle.tcbInfoBody))) {
+    if (!(await this.#verifyCollateralSignature(tcbChain.signer, col.bundle.tcbInfoSignature, col.bundle.tcbInfoBody, col.tcbInfoSignedBy))) {
       throw new DcapError('TCB_INFO_INVALID_SIGNATURE', 'the TCB info signature does not verify over its exact text');
     }
     checkCertTime(tcbChain.root, now, 'SGX_SIGNING_CERT_CHAIN_EXPIRED', 'TCB info signing chain root', expiry);
@@ -172,7 +171,12 @@ export class QuoteVerifier {
       what: 'QE identity',
     });
     if (
-      !(await this.#verifyCollateralSignature(qeChain.signer, col.bundle.qeIdentitySignature, col.bundle.qeIdentityBody))
+      !(await this.#verifyCollateralSignature(
+        qeChain.signer,
+        col.bundle.qeIdentitySignature,
+        col.bundle.qeIdentityBody,
+        col.qeIdentitySignedBy,
+      ))
     ) {
       throw new DcapError('SGX_ENCLAVE_IDENTITY_INVALID_SIGNATURE', 'the QE identity signature does not verify over its exact text');
     }
@@ -221,9 +225,17 @@ export class QuoteVerifier {
     };
   }
 
-  async #verifyCollateralSignature(signer: Certificate, signature: Uint8Array, body: string): Promise<boolean> {
+  async #verifyCollateralSignature(
+    signer: Certificate,
+    signature: Uint8Array,
+    body: string,
+    verified: WeakSet<Certificate>,
+  ): Promise<boolean> {
+    if (verified.has(signer)) return true;
     if (!SignatureChecker.isP256(signer) || signature.length !== 64) return false;
-    return this.#sigs.verifyRaw(signer.spki, 'spki', signature, new TextEncoder().encode(body), true);
+    const ok = await this.#sigs.verifyRaw(signer.spki, 'spki', signature, utf8(body), false);
+    if (ok) verified.add(signer);
+    return ok;
   }
 
   /** QuoteVerifier::verify, 4.1.2.4.4 – 4.1.2.4.17. */
@@ -236,10 +248,10 @@ export class QuoteVerifier {
   ) {
     const pckCrl = col.pckCrl;
     // 4.1.2.4.3/4 PCK certificate with its SGX extension.
-    let pckExt = this.#pck.get(bytesKey(pck.raw));
+    let pckExt = this.#pck.get(pck);
     if (pckExt === undefined) {
       pckExt = parsePckExtension(pck);
-      this.#pck.set(bytesKey(pck.raw), pckExt);
+      this.#pck.set(pck, pckExt);
     }
     // 4.1.2.4.6 PCK CRL issued by the PCK's issuer.
     if (!(pckCrl.issuer.commonName ?? '').includes('CA') || !bytesEqual(pckCrl.issuer.raw, pck.issuer.raw)) {
