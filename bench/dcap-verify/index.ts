@@ -12,10 +12,10 @@
  * time-bounded loop after a warm-up. Every verification's status is checked; a wrong one exits non-zero.
  * The last line is `dcap-verify: key=value …`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify as nodeVerify } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { dcapDir } from '@cloister/testkit';
 import { performance } from 'node:perf_hooks';
 import phala, { type Collateral as PhalaCollateral } from '@phala/dcap-qvl';
 import {
@@ -34,17 +34,6 @@ const MESSAGE_BYTES = 432;
 // ---------------------------------------------------------------------------------------------------------------
 // Corpus
 
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cloister') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('repository root (package.json "cloister") not found');
-    dir = up;
-  }
-}
-
 interface BenchCase {
   readonly id: string;
   readonly label: 'sgx' | 'tdx';
@@ -57,7 +46,7 @@ interface BenchCase {
 }
 
 function loadCase(id: string, label: 'sgx' | 'tdx'): BenchCase {
-  const dir = join(findRepoRoot(), '..', 'shared', 'testdata', 'dcap', id);
+  const dir = join(dcapDir, id);
   const json = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as {
     now: string;
     expect?: { status: string; advisoryIds: string[] };

@@ -1,7 +1,6 @@
 /** Collateral parsing: TCB info, enclave identity, bundles, raw JSON spans; against the real corpus. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DcapError, type DcapErrorCode } from '../src/errors.js';
 import { toHex, fromHex } from '../src/util/bytes.js';
 import { encodePem } from '../src/util/pem.js';
 import { rawJsonMember, JSON_SPAN_MAX_DEPTH } from '../src/collateral/json-span.js';
@@ -16,6 +15,7 @@ import {
 } from '../src/collateral/bundle.js';
 import type { CollateralBundle } from '../src/collateral/types.js';
 import { loadDcapCases } from './corpus.js';
+import { expectCode } from './test-helpers.js';
 
 const cases = loadDcapCases().filter((c) => c.collateralText !== undefined);
 function corpus(id: string): { text: string; bundle: CollateralBundle; json: Record<string, string> } {
@@ -28,16 +28,6 @@ function corpus(id: string): { text: string; bundle: CollateralBundle; json: Rec
   };
 }
 
-function expectCode(fn: () => unknown, code: DcapErrorCode, label = ''): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(DcapError.is(e), `${label}: expected DcapError, got ${String(e)}`);
-    assert.equal(e.code, code, `${label}: ${e.message}`);
-    return;
-  }
-  assert.fail(`${label}: expected ${code}, nothing thrown`);
-}
 
 type Json = Record<string, unknown>;
 /** Parse, change, re-serialise (the result is not Intel-signed; parsing only). */

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DcapError } from '../src/errors.js';
 import { parseQuote } from '../src/quote/quote.js';
 import { sgxClaims } from '../src/quote/claims.js';
 import { unwrapEvidence } from '../src/quote/oe.js';
 import { decodeBinaryInput } from '../src/util/input.js';
 import { concatBytes, fromHex, toBase64, toBase64Url, toHex } from '../src/util/bytes.js';
 import { loadDcapCases, readBytes, testdataDir } from './corpus.js';
+import { u32, u64, expectCode } from './test-helpers.js';
 
 const oeDir = join(testdataDir, 'oe', 'oe-sdk-release');
 const report = readBytes(join(oeDir, 'report.bin'));
@@ -29,23 +29,6 @@ const tdxQuote = corpus.find((c) => c.json.teeType === 'TDX')!.quote;
 
 function sha256Hex(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
-}
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-}
-function u64(n: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
-  return b;
-}
-function expectCode(fn: () => unknown, code: string, what: string): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(DcapError.is(e), `${what}: not a DcapError: ${String(e)}`);
-    assert.equal(e.code, code, `${what}: ${e.message}`);
-    return true;
-  }, what);
 }
 
 const SGX_ECDSA = 'a3a21e871b4d4014b70aa125d2fbcd8c';

@@ -7,27 +7,11 @@ import type { Quote } from '../src/quote/types.js';
 import { concatBytes, toHex } from '../src/util/bytes.js';
 import { decodePemCertificates } from '../src/util/pem.js';
 import { loadDcapCases, type DcapCase } from './corpus.js';
+import { u16, u32, expectCode } from './test-helpers.js';
 
 const cases = loadDcapCases();
 
-function expectCode(fn: () => unknown, code: string, what: string): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(DcapError.is(e), `${what}: not a DcapError: ${String(e)}`);
-    assert.equal(e.code, code, `${what}: ${e.message}`);
-    return true;
-  }, what);
-}
 
-function u16(n: number): Uint8Array {
-  const b = new Uint8Array(2);
-  new DataView(b.buffer).setUint16(0, n, true);
-  return b;
-}
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-}
 function withU16(bytes: Uint8Array, off: number, v: number): Uint8Array {
   const b = new Uint8Array(bytes);
   new DataView(b.buffer).setUint16(off, v, true);

@@ -103,25 +103,18 @@ export interface PckChain {
 }
 
 /**
- * Step 4.1.2.4.3 / PckCertVerifier::verify: chain members, signatures, trust anchor, root and PCK CRLs,
- * revocation, validity.
+ * PckCertVerifier::verify, first half: chain members, signatures and trust anchor (no CRLs, no time). Also what a
+ * parse-only check of a quote's provenance needs.
  */
-export async function verifyPckChain(input: {
-  readonly chain: readonly Certificate[];
-  readonly rootCaCrl: Crl;
-  readonly pckCrl: Crl;
-  readonly anchors: readonly TrustAnchor[];
-  readonly now: number;
-  readonly checkRootCrlTime: boolean;
-  readonly checkPckCrlTime: boolean;
-  readonly sigs: SignatureChecker;
-  readonly expiry: ExpiryHandler;
-}): Promise<PckChain> {
-  const { sigs, now, expiry } = input;
-  if (input.chain.length !== 3) {
-    throw new DcapError('UNSUPPORTED_CERT_FORMAT', `PCK certificate chain has ${input.chain.length} certificates, expected 3`);
+export async function verifyPckChainSignatures(
+  chain: readonly Certificate[],
+  anchors: readonly TrustAnchor[],
+  sigs: SignatureChecker,
+): Promise<PckChain> {
+  if (chain.length !== 3) {
+    throw new DcapError('UNSUPPORTED_CERT_FORMAT', `PCK certificate chain has ${chain.length} certificates, expected 3`);
   }
-  const [root, intermediate, pck] = orderChain(input.chain) as [Certificate, Certificate, Certificate];
+  const [root, intermediate, pck] = orderChain(chain) as [Certificate, Certificate, Certificate];
   // 1. Members, by common name (X509Constants.h SGX_ROOT_CA_CN_PHRASE, SGX_INTERMEDIATE_CN_PHRASE, SGX_PCK_CN_PHRASE).
   if (!cn(root).includes('SGX Root CA')) throw new DcapError('SGX_ROOT_CA_MISSING', 'PCK chain has no "SGX Root CA" root');
   if (!cn(intermediate).includes('CA')) {
@@ -139,13 +132,34 @@ export async function verifyPckChain(input: {
     throw new DcapError('SGX_PCK_INVALID_ISSUER', `the PCK certificate is not signed by "${cn(intermediate)}"`);
   }
   // 3. Trust anchor, pinned by public key.
-  const anchor = matchTrustAnchor(root, input.anchors);
+  const anchor = matchTrustAnchor(root, anchors);
   if (anchor === undefined) {
     throw new DcapError(
       'SGX_PCK_CERT_CHAIN_UNTRUSTED',
-      `the PCK chain's root key is not a trusted root key (trusted: ${input.anchors.map((a) => a.name).join(', ')})`,
+      `the PCK chain's root key is not a trusted root key (trusted: ${anchors.map((a) => a.name).join(', ')})`,
     );
   }
+  return { root, intermediate, pck, anchor };
+}
+
+/**
+ * Step 4.1.2.4.3 / PckCertVerifier::verify: chain members, signatures, trust anchor, root and PCK CRLs,
+ * revocation, validity.
+ */
+export async function verifyPckChain(input: {
+  readonly chain: readonly Certificate[];
+  readonly rootCaCrl: Crl;
+  readonly pckCrl: Crl;
+  readonly anchors: readonly TrustAnchor[];
+  readonly now: number;
+  readonly checkRootCrlTime: boolean;
+  readonly checkPckCrlTime: boolean;
+  readonly sigs: SignatureChecker;
+  readonly expiry: ExpiryHandler;
+}): Promise<PckChain> {
+  const { sigs, now, expiry } = input;
+  const chain = await verifyPckChainSignatures(input.chain, input.anchors, sigs);
+  const { root, intermediate, pck } = chain;
   // 4. CRLs: the root CA CRL by the root, the PCK CRL by the intermediate; revocation.
   await verifyCrlIssuedBy(input.rootCaCrl, root, 'root CA CRL', sigs);
   await verifyCrlIssuedBy(input.pckCrl, intermediate, 'PCK CRL', sigs);
@@ -161,7 +175,7 @@ export async function verifyPckChain(input: {
   checkCertTime(pck, now, 'SGX_PCK_CERT_CHAIN_EXPIRED', 'PCK certificate', expiry);
   if (input.checkRootCrlTime) checkCrlTime(input.rootCaCrl, now, 'root CA CRL', expiry);
   if (input.checkPckCrlTime) checkCrlTime(input.pckCrl, now, 'PCK CRL', expiry);
-  return { root, intermediate, pck, anchor };
+  return chain;
 }
 
 export interface SigningChain {

@@ -21,7 +21,14 @@ import { bytesEqual, bytesKey, concatBytes, toHex, utf8 } from '../util/bytes.js
 import { LruCache } from '../util/lru.js';
 import { parsePckExtension } from '../x509/sgx-extension.js';
 import type { Certificate, PckExtension } from '../x509/types.js';
-import { checkCertTime, checkCrlTime, verifyPckChain, verifySigningChain, type ExpiryHandler } from './chains.js';
+import {
+  checkCertTime,
+  checkCrlTime,
+  verifyPckChain,
+  verifyPckChainSignatures,
+  verifySigningChain,
+  type ExpiryHandler,
+} from './chains.js';
 import { ChainParser, CollateralCache, type ParsedCollateral } from './parsed-collateral.js';
 import type { VerificationResult } from './result.js';
 import { SignatureChecker } from './signatures.js';
@@ -52,6 +59,38 @@ export interface VerifyOptions {
   /** Ignore the PCK CRL's thisUpdate/nextUpdate (signature and revocation are still checked). */
   readonly skipPckCrlFreshness?: boolean;
 }
+
+/** One signed JSON collateral item and the codes of its step. */
+interface SignedCollateralStep {
+  readonly what: string;
+  readonly item: (c: ParsedCollateral) => { issueDate: number; nextUpdate: number };
+  readonly chain: (c: ParsedCollateral) => readonly Certificate[];
+  readonly signed: (c: ParsedCollateral) => { signature: Uint8Array; body: string; verified: WeakSet<Certificate> };
+  readonly badSignature: DcapErrorCode;
+  readonly expired: DcapErrorCode;
+}
+
+const TCB_INFO_STEP: SignedCollateralStep = {
+  what: 'TCB info',
+  item: (c) => c.tcbInfo,
+  chain: (c) => c.tcbInfoChain,
+  signed: (c) => ({ signature: c.bundle.tcbInfoSignature, body: c.bundle.tcbInfoBody, verified: c.tcbInfoSignedBy }),
+  badSignature: 'TCB_INFO_INVALID_SIGNATURE',
+  expired: 'SGX_TCB_INFO_EXPIRED',
+};
+
+const QE_IDENTITY_STEP: SignedCollateralStep = {
+  what: 'QE identity',
+  item: (c) => c.qeIdentity,
+  chain: (c) => c.qeIdentityChain,
+  signed: (c) => ({
+    signature: c.bundle.qeIdentitySignature,
+    body: c.bundle.qeIdentityBody,
+    verified: c.qeIdentitySignedBy,
+  }),
+  badSignature: 'SGX_ENCLAVE_IDENTITY_INVALID_SIGNATURE',
+  expired: 'SGX_ENCLAVE_IDENTITY_EXPIRED',
+};
 
 /** PCK issuer common names (dcap-attestation.md §2.2). */
 const PROCESSOR_CA = 'Intel SGX PCK Processor CA';
@@ -144,46 +183,11 @@ export class QuoteVerifier {
       expiry,
     });
 
-    // C. TCB info (4.1.2.7): parse, signing chain, signature over the exact text, freshness.
+    // C. TCB info (4.1.2.7) and D. QE identity: parse, signing chain, signature over the exact text, freshness.
     const tcbInfo = col.tcbInfo;
-    const tcbChain = await verifySigningChain({
-      chain: col.tcbInfoChain,
-      rootCaCrl: col.rootCaCrl,
-      anchors,
-      sigs: this.#sigs,
-      what: 'TCB info',
-    });
-    if (!(await this.#verifyCollateralSignature(tcbChain.signer, col.bundle.tcbInfoSignature, col.bundle.tcbInfoBody, col.tcbInfoSignedBy))) {
-      throw new DcapError('TCB_INFO_INVALID_SIGNATURE', 'the TCB info signature does not verify over its exact text');
-    }
-    checkCertTime(tcbChain.root, now, 'SGX_SIGNING_CERT_CHAIN_EXPIRED', 'TCB info signing chain root', expiry);
-    checkCertTime(tcbChain.signer, now, 'SGX_SIGNING_CERT_CHAIN_EXPIRED', 'TCB info signing certificate', expiry);
-    if (!options.skipRootCrlFreshness) checkCrlTime(col.rootCaCrl, now, 'root CA CRL', expiry);
-    checkJsonTime(tcbInfo, now, 'SGX_TCB_INFO_EXPIRED', 'TCB info', expiry);
-
-    // D. QE identity: parse, signing chain, signature, freshness.
+    await this.#verifySignedCollateral(col, TCB_INFO_STEP, anchors, now, options, expiry);
     const qeIdentity = col.qeIdentity;
-    const qeChain = await verifySigningChain({
-      chain: col.qeIdentityChain,
-      rootCaCrl: col.rootCaCrl,
-      anchors,
-      sigs: this.#sigs,
-      what: 'QE identity',
-    });
-    if (
-      !(await this.#verifyCollateralSignature(
-        qeChain.signer,
-        col.bundle.qeIdentitySignature,
-        col.bundle.qeIdentityBody,
-        col.qeIdentitySignedBy,
-      ))
-    ) {
-      throw new DcapError('SGX_ENCLAVE_IDENTITY_INVALID_SIGNATURE', 'the QE identity signature does not verify over its exact text');
-    }
-    checkCertTime(qeChain.signer, now, 'SGX_SIGNING_CERT_CHAIN_EXPIRED', 'QE identity signing certificate', expiry);
-    checkCertTime(qeChain.root, now, 'SGX_SIGNING_CERT_CHAIN_EXPIRED', 'QE identity signing chain root', expiry);
-    if (!options.skipRootCrlFreshness) checkCrlTime(col.rootCaCrl, now, 'root CA CRL', expiry);
-    checkJsonTime(qeIdentity, now, 'SGX_ENCLAVE_IDENTITY_EXPIRED', 'QE identity', expiry);
+    await this.#verifySignedCollateral(col, QE_IDENTITY_STEP, anchors, now, options, expiry);
 
     // E. The quote against its collateral.
     const e = await this.#verifyQuoteAgainst(q, col, pckChain.pck, tcbInfo, qeIdentity);
@@ -225,17 +229,96 @@ export class QuoteVerifier {
     };
   }
 
-  async #verifyCollateralSignature(
-    signer: Certificate,
-    signature: Uint8Array,
-    body: string,
-    verified: WeakSet<Certificate>,
-  ): Promise<boolean> {
-    if (verified.has(signer)) return true;
-    if (!SignatureChecker.isP256(signer) || signature.length !== 64) return false;
-    const ok = await this.#sigs.verifyRaw(signer.spki, 'spki', signature, utf8(body), false);
-    if (ok) verified.add(signer);
-    return ok;
+  /** TCBInfoVerifier::verify / EnclaveIdentityVerifier::verify (both run TCBSigningChain::verify first). */
+  async #verifySignedCollateral(
+    col: ParsedCollateral,
+    step: SignedCollateralStep,
+    anchors: readonly TrustAnchor[],
+    now: number,
+    options: VerifyOptions,
+    expiry: ExpiryHandler,
+  ): Promise<void> {
+    const item = step.item(col);
+    const chain = await verifySigningChain({
+      chain: step.chain(col),
+      rootCaCrl: col.rootCaCrl,
+      anchors,
+      sigs: this.#sigs,
+      what: step.what,
+    });
+    const { signature, body, verified } = step.signed(col);
+    if (!verified.has(chain.signer)) {
+      const ok =
+        SignatureChecker.isP256(chain.signer) &&
+        signature.length === 64 &&
+        (await this.#sigs.verifyRaw(chain.signer.spki, 'spki', signature, utf8(body), false));
+      if (!ok) throw new DcapError(step.badSignature, `the ${step.what} signature does not verify over its exact text`);
+      verified.add(chain.signer);
+    }
+    checkCertTime(chain.root, now, 'SGX_SIGNING_CERT_CHAIN_EXPIRED', `${step.what} signing chain root`, expiry);
+    checkCertTime(chain.signer, now, 'SGX_SIGNING_CERT_CHAIN_EXPIRED', `${step.what} signing certificate`, expiry);
+    if (!options.skipRootCrlFreshness) checkCrlTime(col.rootCaCrl, now, 'root CA CRL', expiry);
+    checkJsonTime(item, now, step.expired, step.what, expiry);
+  }
+
+  /** 4.1.2.4.12 QE report signature by the PCK key; 4.1.2.4.13 QE report data = SHA-256(attestation key ‖ QE auth data). */
+  async #verifyQeReport(q: Quote, pck: Certificate): Promise<void> {
+    const qrcd = q.signature.qeReportCertificationData;
+    const qeReport = qrcd.qeReport;
+    if (!SignatureChecker.isP256(pck) || !(await this.#sigs.verifyRaw(pck.spki, 'spki', qrcd.qeReportSignature, qeReport.raw, true))) {
+      throw new DcapError('INVALID_QE_REPORT_SIGNATURE', 'the QE report signature does not verify with the PCK certificate key');
+    }
+    const bindingKey = `${bytesKey(qeReport.reportData)}|${bytesKey(q.signature.attestationKey)}|${bytesKey(qrcd.qeAuthData)}`;
+    if (this.#qeBinding.get(bindingKey) === undefined) {
+      const digest = await this.#sigs.crypto.sha256(concatBytes(q.signature.attestationKey, qrcd.qeAuthData));
+      if (!bytesEqual(digest, qeReport.reportData.subarray(0, 32))) {
+        throw new DcapError('INVALID_QE_REPORT_DATA', 'the QE report data is not SHA-256(attestation key ‖ QE authentication data)');
+      }
+      this.#qeBinding.set(bindingKey, true);
+    }
+  }
+
+  /** 4.1.2.4.16 Quote signature by the attestation key over header ‖ body (never memoised: the per-quote work). */
+  async #verifyQuoteSignature(q: Quote): Promise<void> {
+    const attestKey = concatBytes(Uint8Array.of(0x04), q.signature.attestationKey);
+    if ((await this.#sigs.importKey(attestKey, 'raw')) === undefined) {
+      throw new DcapError('UNSUPPORTED_QUOTE_FORMAT', 'the attestation key is not a P-256 point');
+    }
+    if (!(await this.#sigs.verifyRaw(attestKey, 'raw', q.signature.quoteSignature, q.signedBytes, false))) {
+      throw new DcapError('INVALID_QUOTE_SIGNATURE', 'the quote signature does not verify with the attestation key');
+    }
+  }
+
+  /**
+   * Provenance only, without collateral (no CRLs, no TCB, no time): the PCK chain leads to a trust anchor, the QE
+   * report is signed by the PCK key and binds the attestation key, and the quote is signed by that key. This is what
+   * a parse-only check can establish; it says nothing about the platform's TCB or revocation. Resolves with the
+   * trust anchor and the PCK certificate's SGX extension; rejects with the same codes as {@link verify}.
+   */
+  async verifySignatures(
+    quote: Uint8Array | Quote,
+    options: { readonly trustAnchors?: readonly TrustAnchor[]; readonly pckCertificateChain?: string } = {},
+  ): Promise<{ readonly quote: Quote; readonly trustAnchor: TrustAnchor; readonly pck: PckExtension }> {
+    const q = quote instanceof Uint8Array ? parseQuote(unwrapEvidence(quote).quote) : quote;
+    const certData = q.signature.qeReportCertificationData.certificationData;
+    const pem = certData.type === 5 ? certData.pem : options.pckCertificateChain;
+    if (pem === undefined) {
+      throw new DcapError('UNSUPPORTED_QE_CERTIFICATION_DATA_TYPE', `certification data type ${certData.type} carries no PCK chain`);
+    }
+    const chain = await verifyPckChainSignatures(this.#chains.parse(pem), options.trustAnchors ?? this.#anchors, this.#sigs);
+    const pck = this.#pckExtension(chain.pck);
+    await this.#verifyQeReport(q, chain.pck);
+    await this.#verifyQuoteSignature(q);
+    return { quote: q, trustAnchor: chain.anchor, pck };
+  }
+
+  #pckExtension(pck: Certificate): PckExtension {
+    let ext = this.#pck.get(pck);
+    if (ext === undefined) {
+      ext = parsePckExtension(pck);
+      this.#pck.set(pck, ext);
+    }
+    return ext;
   }
 
   /** QuoteVerifier::verify, 4.1.2.4.4 – 4.1.2.4.17. */
@@ -248,11 +331,7 @@ export class QuoteVerifier {
   ) {
     const pckCrl = col.pckCrl;
     // 4.1.2.4.3/4 PCK certificate with its SGX extension.
-    let pckExt = this.#pck.get(pck);
-    if (pckExt === undefined) {
-      pckExt = parsePckExtension(pck);
-      this.#pck.set(pck, pckExt);
-    }
+    const pckExt = this.#pckExtension(pck);
     // 4.1.2.4.6 PCK CRL issued by the PCK's issuer.
     if (!(pckCrl.issuer.commonName ?? '').includes('CA') || !bytesEqual(pckCrl.issuer.raw, pck.issuer.raw)) {
       throw new DcapError(
@@ -308,21 +387,9 @@ export class QuoteVerifier {
       }
     }
 
-    const qrcd = q.signature.qeReportCertificationData;
-    const qeReport = qrcd.qeReport;
-    // 4.1.2.4.12 QE report signature by the PCK key.
-    if (!(await this.#sigs.verifyRaw(pck.spki, 'spki', qrcd.qeReportSignature, qeReport.raw, true))) {
-      throw new DcapError('INVALID_QE_REPORT_SIGNATURE', 'the QE report signature does not verify with the PCK certificate key');
-    }
-    // 4.1.2.4.13 QE report data = SHA-256(attestation key ‖ QE authentication data).
-    const bindingKey = `${bytesKey(qeReport.reportData)}|${bytesKey(q.signature.attestationKey)}|${bytesKey(qrcd.qeAuthData)}`;
-    if (this.#qeBinding.get(bindingKey) === undefined) {
-      const digest = await this.#sigs.crypto.sha256(concatBytes(q.signature.attestationKey, qrcd.qeAuthData));
-      if (!bytesEqual(digest, qeReport.reportData.subarray(0, 32))) {
-        throw new DcapError('INVALID_QE_REPORT_DATA', 'the QE report data is not SHA-256(attestation key ‖ QE authentication data)');
-      }
-      this.#qeBinding.set(bindingKey, true);
-    }
+    const qeReport = q.signature.qeReportCertificationData.qeReport;
+    // 4.1.2.4.12 – 13
+    await this.#verifyQeReport(q, pck);
     // 4.1.2.4.14 QE identity for the quote's TEE.
     const wantId = q.teeType === 'TDX' ? 'TD_QE' : 'QE';
     if (qeIdentity.id !== wantId || (q.teeType === 'TDX' && qeIdentity.version < 2)) {
@@ -330,14 +397,8 @@ export class QuoteVerifier {
     }
     // 4.1.2.4.15 EnclaveReportVerifier (4.1.2.9.5 – 4.1.2.9.10).
     const qe = matchQeIdentity(qeIdentity, qeReport);
-    // 4.1.2.4.16 Quote signature by the attestation key (never memoised).
-    const attestKey = concatBytes(Uint8Array.of(0x04), q.signature.attestationKey);
-    if ((await this.#sigs.importKey(attestKey, 'raw')) === undefined) {
-      throw new DcapError('UNSUPPORTED_QUOTE_FORMAT', 'the attestation key is not a P-256 point');
-    }
-    if (!(await this.#sigs.verifyRaw(attestKey, 'raw', q.signature.quoteSignature, q.signedBytes, false))) {
-      throw new DcapError('INVALID_QUOTE_SIGNATURE', 'the quote signature does not verify with the attestation key');
-    }
+    // 4.1.2.4.16
+    await this.#verifyQuoteSignature(q);
     // 4.1.2.4.17 TCB level.
     const tdx =
       q.body.kind !== 'sgx' && tcbInfo.version >= 3 && tcbInfo.id === 'TDX'
