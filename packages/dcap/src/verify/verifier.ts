@@ -17,7 +17,7 @@ import { sgxClaims, tdxClaims } from '../quote/claims.js';
 import { unwrapEvidence } from '../quote/oe.js';
 import { parseQuote } from '../quote/quote.js';
 import type { Quote } from '../quote/types.js';
-import { bytesEqual, bytesKey, concatBytes, toHex, utf8 } from '../util/bytes.js';
+import { bytesEqual, bytesKey, concatBytes, snapshot, toHex, utf8 } from '../util/bytes.js';
 import { LruCache } from '../util/lru.js';
 import { parsePckExtension } from '../x509/sgx-extension.js';
 import type { Certificate, PckExtension } from '../x509/types.js';
@@ -139,18 +139,19 @@ export class QuoteVerifier {
     const anchors = options.trustAnchors ?? this.#anchors;
     if (anchors.length === 0) throw new DcapError('MISSING_PARAMETERS', 'no trust anchor');
     const relaxations: string[] = [];
-    const expiredItems: string[] = [];
+    // A set: the root CA CRL's window is checked in steps B, C and D, as in QVL, but is one finding.
+    const expiredItems = new Set<string>();
     const allowExpired = options.allowExpiredCollateral === true;
     if (allowExpired) relaxations.push('allowExpiredCollateral');
     if (options.skipRootCrlFreshness) relaxations.push('skipRootCrlFreshness');
     if (options.skipPckCrlFreshness) relaxations.push('skipPckCrlFreshness');
     const expiry: ExpiryHandler = (code, message) => {
       if (!allowExpired) throw new DcapError(code, message);
-      expiredItems.push(`${code}: ${message}`);
+      expiredItems.add(`${code}: ${message}`);
     };
 
-    // A. 4.1.2.4.2 Parse and validate the quote.
-    const q = quote instanceof Uint8Array ? parseQuote(unwrapEvidence(quote).quote) : quote;
+    // A. 4.1.2.4.2 Parse and validate the quote (a private copy: the caller's buffer may change while we await).
+    const q = quote instanceof Uint8Array ? parseQuote(snapshot(unwrapEvidence(quote).quote)) : quote;
     if (collateral === undefined || collateral === null) {
       throw new DcapError('MISSING_PARAMETERS', 'no collateral was given');
     }
@@ -299,7 +300,7 @@ export class QuoteVerifier {
     quote: Uint8Array | Quote,
     options: { readonly trustAnchors?: readonly TrustAnchor[]; readonly pckCertificateChain?: string } = {},
   ): Promise<{ readonly quote: Quote; readonly trustAnchor: TrustAnchor; readonly pck: PckExtension }> {
-    const q = quote instanceof Uint8Array ? parseQuote(unwrapEvidence(quote).quote) : quote;
+    const q = quote instanceof Uint8Array ? parseQuote(snapshot(unwrapEvidence(quote).quote)) : quote;
     const certData = q.signature.qeReportCertificationData.certificationData;
     const pem = certData.type === 5 ? certData.pem : options.pckCertificateChain;
     if (pem === undefined) {
@@ -474,7 +475,7 @@ function freshness(input: {
   tcbInfo: TcbInfo;
   qeIdentity: EnclaveIdentity;
   tcbLevelDate: string;
-  expiredItems: readonly string[];
+  expiredItems: ReadonlySet<string>;
 }): VerificationResult['collateral'] {
   const { col, tcbInfo, qeIdentity } = input;
   const issues = [tcbInfo.issueDate, qeIdentity.issueDate, col.rootCaCrl.thisUpdate, col.pckCrl.thisUpdate];
@@ -496,7 +497,7 @@ function freshness(input: {
     tcbLevelDate: input.tcbLevelDate,
     rootCaCrlNumber: col.rootCaCrl.crlNumber?.toString(),
     pckCrlNumber: col.pckCrl.crlNumber?.toString(),
-    expired: input.expiredItems.length > 0,
+    expired: input.expiredItems.size > 0,
     expiredItems: [...input.expiredItems],
   };
 }
