@@ -5,6 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,4 +135,54 @@ test('the README main job: the shipped sample verifies', async () => {
   const r = await run(['verify', join(dir, 'quote.bin'), '--collateral', join(dir, 'collateral.json'), '--now', expected.now]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`TCB status ${expected.expect.status}`));
+});
+
+test('cloister collateral fetch from a PCCS (real collateral, real headers), then verify with it', async () => {
+  const c = cases.find((x) => x.json.id === 'dcapqvl-sgx-v3')!;
+  const col = JSON.parse(c.collateralText!) as Record<string, string>;
+  const seen: string[] = [];
+  // A PCCS on loopback answering as Intel's does (dcap-attestation.md §3.2): signed JSON bodies with URL-encoded
+  // issuer chains in headers, the PCK CRL as DER, the root CA CRL as hex text.
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://pccs');
+    seen.push(url.pathname + url.search);
+    const route = url.pathname.replace('/sgx/certification/v4/', '');
+    if (route === 'tcb' && url.searchParams.get('fmspc')?.toLowerCase() === '00a067110000') {
+      res.writeHead(200, { 'TCB-Info-Issuer-Chain': encodeURIComponent(col['tcb_info_issuer_chain']!) });
+      res.end(`{"tcbInfo":${col['tcb_info']},"signature":"${col['tcb_info_signature']}"}`);
+    } else if (route === 'qe/identity') {
+      res.writeHead(200, { 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(col['qe_identity_issuer_chain']!) });
+      res.end(`{"enclaveIdentity":${col['qe_identity']},"signature":"${col['qe_identity_signature']}"}`);
+    } else if (route === 'pckcrl' && url.searchParams.get('ca') === 'processor') {
+      res.writeHead(200, { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(col['pck_crl_issuer_chain']!) });
+      res.end(Buffer.from(col['pck_crl']!, 'hex'));
+    } else if (route === 'rootcacrl') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end(col['root_ca_crl']);
+    } else {
+      res.writeHead(404, { 'Error-Code': 'NotFound' });
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const out = join(mkdtempSync(join(tmpdir(), 'cloister-cli-')), 'fetched.json');
+    const r = await run(['collateral', 'fetch', join(c.dir, 'quote.bin'), '--pccs', base, '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(seen.some((p) => p.startsWith('/sgx/certification/v4/pckcrl?ca=processor')), seen.join(' '));
+    const fetched = JSON.parse(readFileSync(out, 'utf8')) as Record<string, string>;
+    for (const k of ['tcb_info', 'qe_identity', 'tcb_info_signature', 'qe_identity_signature', 'pck_crl', 'root_ca_crl']) {
+      assert.equal(fetched[k]?.toLowerCase(), col[k]?.toLowerCase(), k);
+    }
+    const v = await run(['verify', join(c.dir, 'quote.bin'), '--collateral', out, '--now', c.json.now, '--json']);
+    assert.equal(v.code, 0, v.stdout);
+    assert.equal((JSON.parse(v.stdout) as { status: string }).status, c.json.expect!.status);
+    const missing = await run(['collateral', 'fetch', join(c.dir, 'quote.bin'), '--pccs', `${base}/nothing`, '--json']);
+    assert.equal(missing.code, 1);
+    assert.equal((JSON.parse(missing.stdout) as { error: { code: string } }).error.code, 'COLLATERAL_UNAVAILABLE');
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
