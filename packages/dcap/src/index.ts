@@ -15,6 +15,8 @@ export { decodePemCertificates } from './util/pem.js';
 export { decodeBinaryInput } from './util/input.js';
 // quotes
 export { parseQuote } from './quote/quote.js';
+export { parseReportBody, SGX_REPORT_BODY_SIZE } from './quote/sgx-report-body.js';
+export { INTEL_QE_VENDOR_ID, TEE_TYPE_SGX, TEE_TYPE_TDX } from './quote/header.js';
 export { unwrapEvidence } from './quote/oe.js';
 export { sgxClaims, tdxClaims, type SgxClaims, type TdxClaims } from './quote/claims.js';
 export type { UnwrappedEvidence, OeReportHeader, OeAttestationHeader } from './quote/oe.js';

@@ -42,6 +42,7 @@ for (const [providerName, crypto] of providers) {
         assert.equal(r.quoteVersion, c.json.quoteVersion);
         assert.equal(r.collateral.expired, false);
         assert.equal(r.trustAnchor.intel, c.json.options?.trustedRootCaFile === undefined);
+        assert.equal(r.simulated, !r.trustAnchor.intel);
       } else {
         await assert.rejects(run, (e: unknown) => {
           assert.ok(DcapError.is(e), `not a DcapError: ${String(e)}`);

@@ -50,6 +50,7 @@ function row(label: string, value: string | number | boolean): string {
 export function summary(r: VerificationResult): string {
   const c = r.claims;
   let out = `Quote verified: ${r.teeType} quote v${r.quoteVersion}, TCB status ${r.status}\n`;
+  if (r.simulated) out += `  SIMULATED evidence: it chains to "${r.trustAnchor.name}", not to Intel's root\n`;
   out += row('advisories', r.advisoryIds.length > 0 ? r.advisoryIds.join(', ') : 'none');
   if (r.teeType === 'SGX') {
     out += row('MRENCLAVE', c['mrenclave'] ?? '');

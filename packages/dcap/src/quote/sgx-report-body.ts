@@ -24,7 +24,7 @@
  * | 304    | 16   | ISVFAMILYID (KSS)                                                       |
  * | 320    | 64   | REPORTDATA                                                              |
  */
-import type { Cursor } from '../util/cursor.js';
+import { Cursor } from '../util/cursor.js';
 import type { SgxReportBody } from './types.js';
 
 export const SGX_REPORT_BODY_SIZE = 384;
@@ -67,4 +67,12 @@ export function parseSgxReportBody(c: Cursor, what: string): SgxReportBody {
     reportData,
     raw: c.buffer.subarray(start, start + SGX_REPORT_BODY_SIZE),
   };
+}
+
+/** Parse exactly one 384-byte sgx_report_body_t (e.g. the body of an EREPORT REPORT or a QE report). */
+export function parseReportBody(bytes: Uint8Array): SgxReportBody {
+  const c = new Cursor(bytes, 'UNSUPPORTED_QUOTE_FORMAT', 'report body');
+  const body = parseSgxReportBody(c, 'report body');
+  if (c.remaining !== 0) c.fail(`expected ${SGX_REPORT_BODY_SIZE} bytes, got ${bytes.length}`);
+  return body;
 }

@@ -51,6 +51,11 @@ export interface VerificationResult {
   readonly tdxModule?: { readonly id: string | undefined; readonly status: string; readonly isvSvn: number };
   readonly collateral: CollateralFreshness;
   readonly trustAnchor: { readonly name: string; readonly intel: boolean };
+  /**
+   * True when the chain ends at a trust anchor that is not Intel's root key — a simulated platform
+   * (`@cloister/sgx-sim`) or a test hierarchy. Such evidence proves nothing about real SGX hardware.
+   */
+  readonly simulated: boolean;
   /** ISO-8601 time the verification was made for. */
   readonly verifiedAt: string;
   /** Every non-default option that loosened a check, so that a relying party sees it. */

@@ -225,6 +225,7 @@ export class QuoteVerifier {
         expiredItems,
       }),
       trustAnchor: { name: anchor.name, intel: anchor.intel },
+      simulated: !anchor.intel,
       verifiedAt: iso(now),
       relaxations,
     };
