@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { collateralFetchCommand } from './commands/collateral-fetch.js';
 import { quoteInspectCommand } from './commands/quote-inspect.js';
+import { simCollateralCommand, simInitCommand, simQuoteCommand, simRootCommand } from './commands/sim.js';
 import { verifyCommand } from './commands/verify.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -44,6 +45,55 @@ export function buildProgram(): Command {
     .option('--out <file>', 'write the bundle here instead of stdout')
     .option('--json', 'report as JSON')
     .action(collateralFetchCommand);
+
+  const sim = program
+    .command('sim')
+    .description('a simulated SGX platform: real DCAP formats, a simulated root (never trusted by default)');
+  sim
+    .command('init')
+    .description('create a simulated platform (secret, TCB, PKI) in DIR')
+    .argument('<dir>', 'platform directory')
+    .option('--fmspc <hex>', 'FMSPC, 6 bytes (default 00906ed50000)')
+    .option('--tcb-components <list>', '16 comma-separated SGX TCB component SVNs (CPUSVN)')
+    .option('--pce-svn <n>', 'PCESVN')
+    .option('--qe-svn <n>', 'ISVSVN of the simulated Quoting Enclave')
+    .option('--epc-mib <n>', 'EPC size in MiB')
+    .option('--force', 'replace an existing platform in DIR')
+    .option('--json', 'report as JSON')
+    .action(simInitCommand);
+  sim
+    .command('root')
+    .description('print the simulation root certificate (PEM), the trust anchor to give a verifier')
+    .requiredOption('--platform <dir>', 'platform directory')
+    .option('--out <file>', 'write it here instead of stdout')
+    .action(simRootCommand);
+  sim
+    .command('quote')
+    .description('a DCAP quote from the simulated Quoting Enclave (raw bytes with --out, hex on stdout otherwise)')
+    .requiredOption('--platform <dir>', 'platform directory')
+    .option('--mrenclave <hex>', 'quote for an enclave with this MRENCLAVE (32 bytes)')
+    .option('--mrsigner <hex>', 'its MRSIGNER (default zeros)')
+    .option('--isv-prod-id <n>', 'its ISVPRODID')
+    .option('--isv-svn <n>', 'its ISVSVN')
+    .option('--debug', 'a debug enclave')
+    .option('--enclave <dir>', 'quote for a signed enclave: enclave.json, its entry and files, enclave.sigstruct')
+    .option('--report-data <hex>', 'REPORTDATA, up to 64 bytes (zero padded)')
+    .option('--quote-version <n>', '3 (default) or 4')
+    .option('--out <file>', 'write the quote here')
+    .action(simQuoteCommand);
+  sim
+    .command('collateral')
+    .description('collateral for the simulated platform (bundle JSON), with a chosen TCB status')
+    .requiredOption('--platform <dir>', 'platform directory')
+    .option('--tcb-status <s>', 'status of the platform TCB level (UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded, Revoked)')
+    .option('--qe-status <s>', 'status of the QE identity level (UpToDate, OutOfDate, Revoked)')
+    .option('--advisory-ids <list>', 'comma-separated advisory IDs of the platform level')
+    .option('--revoke-pck', 'list the platform PCK certificate in the PCK CRL')
+    .option('--below-all-levels', 'no TCB level matches the platform (TCB_NOT_SUPPORTED)')
+    .option('--now <iso>', 'issue time (default now)')
+    .option('--validity-days <n>', 'days until nextUpdate (default 30)')
+    .option('--out <file>', 'write it here instead of stdout')
+    .action(simCollateralCommand);
 
   return program;
 }

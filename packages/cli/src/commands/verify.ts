@@ -27,7 +27,7 @@ export async function verifyCommand(quotePath: string, opts: VerifyCommandOption
     const collateral = readTextInput(opts.collateral, 'collateral');
     const trustAnchors =
       opts.trustRoot !== undefined && opts.trustRoot.length > 0
-        ? opts.trustRoot.map((f) => trustAnchorFromCertificate(readInputFile(f, 'trust root'), f))
+        ? opts.trustRoot.map((f) => trustAnchorFromCertificate(readInputFile(f, 'trust root')))
         : [INTEL_SGX_ROOT_CA];
     const verifier = new QuoteVerifier({ crypto: nodeCryptoProvider(), trustAnchors });
     const result = await verifier.verify(quote, collateral, {
