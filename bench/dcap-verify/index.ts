@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify as nodeVerify } from 'node:crypto';
 import { join } from 'node:path';
 import { dcapDir } from '@cloister/testkit';
+import { timeAsync, timeSync, type Measurement } from '../lib/measure.js';
 import { performance } from 'node:perf_hooks';
 import phala, { type Collateral as PhalaCollateral } from '@phala/dcap-qvl';
 import {
@@ -87,48 +88,7 @@ function check(what: string, c: BenchCase, status: string, advisoryIds: readonly
   }
 }
 
-interface Measurement {
-  readonly iterations: number;
-  readonly ms: number;
-  readonly perSecond: number;
-  readonly meanMs: number;
-}
-
-/** Run `once` sequentially: a warm-up, then as many times as fit in `MEASURE_MS`. */
-async function timeAsync(once: () => Promise<void>): Promise<Measurement> {
-  const warmEnd = performance.now() + WARMUP_MS;
-  do await once();
-  while (performance.now() < warmEnd);
-  let n = 0;
-  const start = performance.now();
-  const end = start + MEASURE_MS;
-  let t = start;
-  do {
-    await once();
-    n++;
-    t = performance.now();
-  } while (t < end);
-  const ms = t - start;
-  return { iterations: n, ms, perSecond: (n * 1000) / ms, meanMs: ms / n };
-}
-
-/** The same for a synchronous body, reading the clock every `batch` calls. */
-function timeSync(once: () => void, batch = 64): Measurement {
-  const warmEnd = performance.now() + WARMUP_MS;
-  do for (let i = 0; i < batch; i++) once();
-  while (performance.now() < warmEnd);
-  let n = 0;
-  const start = performance.now();
-  const end = start + MEASURE_MS;
-  let t = start;
-  do {
-    for (let i = 0; i < batch; i++) once();
-    n += batch;
-    t = performance.now();
-  } while (t < end);
-  const ms = t - start;
-  return { iterations: n, ms, perSecond: (n * 1000) / ms, meanMs: ms / n };
-}
+const BUDGET = { warmupMs: WARMUP_MS, measureMs: MEASURE_MS };
 
 // ---------------------------------------------------------------------------------------------------------------
 // The measurements
@@ -140,7 +100,7 @@ async function cold(c: BenchCase, crypto: CryptoProvider): Promise<Measurement> 
     const bundle = parseCollateralBundle(c.collateralText);
     const r = await new QuoteVerifier({ crypto }).verify(c.quote, bundle, { now: c.now });
     if (r.status !== c.status) check('cold', c, r.status, r.advisoryIds);
-  });
+  }, BUDGET);
 }
 
 async function warm(c: BenchCase, crypto: CryptoProvider, what: string): Promise<Measurement> {
@@ -152,7 +112,7 @@ async function warm(c: BenchCase, crypto: CryptoProvider, what: string): Promise
   return timeAsync(async () => {
     const r = await verifier.verify(c.quote, bundle, options);
     if (r.status !== c.status) check(what, c, r.status, r.advisoryIds);
-  });
+  }, BUDGET);
 }
 
 /** The peer takes the same QuoteCollateralV3 shape (hex CRLs and signatures), the quote as a Buffer, and seconds. */
@@ -187,7 +147,7 @@ async function peer(c: BenchCase): Promise<{ m: Measurement; status: string; adv
   const m = await timeAsync(async () => {
     const r = phala.verify(quote, collateral, nowSecs);
     if (r.status !== c.status) check('@phala/dcap-qvl', c, r.status, r.advisory_ids);
-  });
+  }, BUDGET);
   return { m, status: first.status, advisoryIds: first.advisory_ids };
 }
 
@@ -202,7 +162,7 @@ function p256Limit(): Measurement {
   let bad = 0;
   const m = timeSync(() => {
     if (!nodeVerify('sha256', data, opts, signature)) bad++;
-  });
+  }, BUDGET);
   if (bad !== 0) throw new WrongResult(`${bad} P-256 verifications failed`);
   return m;
 }
