@@ -33,6 +33,6 @@ export { rawJsonMember } from './collateral/json-span.js';
 // verification
 export { QuoteVerifier, verifyQuote, type VerifierOptions, type VerifyOptions } from './verify/verifier.js';
 export type { VerificationResult, PlatformInfo, CollateralFreshness } from './verify/result.js';
-export { TCB_STATUSES, type TcbStatus } from './verify/status.js';
+export { TCB_STATUSES, TCB_LEVEL_STATUSES, ISV_LEVEL_STATUSES, type TcbStatus } from './verify/status.js';
 export { INTEL_SGX_ROOT_CA, trustAnchorFromCertificate, type TrustAnchor } from './verify/trust-anchor.js';
 export { collateralRequestForQuote, type CollateralRequest } from './verify/collateral-request.js';

@@ -17,7 +17,7 @@
  * Time window: issueDate and the CRLs' thisUpdate are `now − 1 hour` (tolerates clock skew between the machine that
  * makes the collateral and the verifier), nextUpdate is `now + validityDays`.
  */
-import { type CollateralBundle, toHex } from '@cloister/dcap';
+import { ISV_LEVEL_STATUSES, TCB_LEVEL_STATUSES, type CollateralBundle, toHex } from '@cloister/dcap';
 import { SimError } from './errors.js';
 import { signP256Raw } from './keys.js';
 import { createSimCrl, type SimPkiCertificates } from './pki.js';
@@ -30,18 +30,11 @@ import {
   qeIdentityOf,
 } from './quoting.js';
 
-export const SIM_TCB_STATUSES = [
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-  'OutOfDateConfigurationNeeded',
-  'Revoked',
-] as const;
+/** The statuses a simulated TCB level can carry: those of Intel's TCB info (`TCB_LEVEL_STATUSES` of @cloister/dcap). */
+export const SIM_TCB_STATUSES = TCB_LEVEL_STATUSES;
 export type SimTcbStatus = (typeof SIM_TCB_STATUSES)[number];
 
-export const SIM_QE_TCB_STATUSES = ['UpToDate', 'OutOfDate', 'Revoked'] as const;
+export const SIM_QE_TCB_STATUSES = ISV_LEVEL_STATUSES;
 export type SimQeTcbStatus = (typeof SIM_QE_TCB_STATUSES)[number];
 
 export interface SimTcbLevel {

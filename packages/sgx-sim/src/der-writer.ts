@@ -9,6 +9,8 @@
  *   SEQUENCE 0x30 (constructed), SET 0x31 (constructed); context-specific [n] 0x80 | n (0xa0 | n when constructed).
  */
 
+import { concatBytes } from '@cloister/dcap';
+
 export const DER_TAG = {
   BOOLEAN: 0x01,
   INTEGER: 0x02,
@@ -37,18 +39,6 @@ function lengthOctets(length: number): Uint8Array {
   return Uint8Array.from([0x80 | bytes.length, ...bytes]);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** One TLV with a single-octet identifier (tag numbers 0..30, which is all this encoder needs). */
 export function tlv(tag: number, content: Uint8Array): Uint8Array {
   if (!Number.isInteger(tag) || tag < 0 || tag > 0xff || (tag & 0x1f) === 0x1f) {
@@ -69,7 +59,7 @@ export function raw(der: Uint8Array): Uint8Array {
 
 /** SEQUENCE / SEQUENCE OF: the encodings of the components in the order given (X.690 §8.9, §8.10). */
 export function sequence(...items: readonly Uint8Array[]): Uint8Array {
-  return tlv(DER_TAG.SEQUENCE, concat(items));
+  return tlv(DER_TAG.SEQUENCE, concatBytes(...items));
 }
 
 /**
@@ -82,7 +72,7 @@ export function set(...items: readonly Uint8Array[]): Uint8Array {
     for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
     return a.length - b.length;
   });
-  return tlv(DER_TAG.SET, concat(sorted));
+  return tlv(DER_TAG.SET, concatBytes(...sorted));
 }
 
 /**

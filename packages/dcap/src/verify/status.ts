@@ -6,7 +6,8 @@
  */
 import { DcapError } from '../errors.js';
 
-export const TCB_STATUSES = [
+/** The statuses a TCB level of TCB info may carry (TcbStatus.h VALID_TCB_INFO_STATUSES). */
+export const TCB_LEVEL_STATUSES = [
   'UpToDate',
   'SWHardeningNeeded',
   'ConfigurationNeeded',
@@ -14,25 +15,19 @@ export const TCB_STATUSES = [
   'OutOfDate',
   'OutOfDateConfigurationNeeded',
   'Revoked',
-  'TDRelaunchAdvised',
-  'TDRelaunchAdvisedConfigurationNeeded',
 ] as const;
+
+/** Every final status: the TCB level statuses and, for TD 1.5 reports, the TD relaunch statuses (TDRelaunchCheck.cpp). */
+export const TCB_STATUSES = [...TCB_LEVEL_STATUSES, 'TDRelaunchAdvised', 'TDRelaunchAdvisedConfigurationNeeded'] as const;
 
 export type TcbStatus = (typeof TCB_STATUSES)[number];
 
-/** TcbStatus.h VALID_TCB_INFO_STATUSES. */
-const VALID_TCB_INFO_STATUSES: ReadonlySet<string> = new Set([
-  'UpToDate',
-  'OutOfDate',
-  'ConfigurationNeeded',
-  'Revoked',
-  'OutOfDateConfigurationNeeded',
-  'SWHardeningNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-]);
+const VALID_TCB_INFO_STATUSES: ReadonlySet<string> = new Set(TCB_LEVEL_STATUSES);
 
-/** TcbStatus.h VALID_MODULE_TCB_STATUSES (TDX module and QE identity levels). */
-const VALID_ISV_STATUSES: ReadonlySet<string> = new Set(['UpToDate', 'OutOfDate', 'Revoked']);
+/** The statuses of TDX module and QE identity levels (TcbStatus.h VALID_MODULE_TCB_STATUSES). */
+export const ISV_LEVEL_STATUSES = ['UpToDate', 'OutOfDate', 'Revoked'] as const;
+
+const VALID_ISV_STATUSES: ReadonlySet<string> = new Set(ISV_LEVEL_STATUSES);
 
 /** TcbStatus.h stringToTcbStatus: an unknown string is STATUS_TCB_UNRECOGNIZED_STATUS. */
 export function tcbLevelStatus(value: string, what: string): TcbStatus {
