@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDcapCases, repoRoot } from '@cloister/testkit';
-import { run } from './run-cli.js';
+import { bin, run } from './run-cli.js';
 
 
 
@@ -109,6 +109,10 @@ test('cloister quote inspect: every corpus quote, JSON and text', async () => {
     assert.equal(t.code, 0);
     assert.match(t.stdout, new RegExp(`${c.json.teeType} quote v${c.json.quoteVersion}`));
   }
+});
+
+test('the cloister bin is executable (npx cloister runs it directly)', () => {
+  assert.notEqual(statSync(bin).mode & 0o111, 0);
 });
 
 test('the README main job: the shipped sample verifies', async () => {
