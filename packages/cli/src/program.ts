@@ -1,6 +1,7 @@
 /** The `cloister` command: one entry point for every Cloister component. */
 import { Command } from 'commander';
 import { collateralFetchCommand } from './commands/collateral-fetch.js';
+import { nodeAgentCommand } from './commands/node-agent.js';
 import { quoteInspectCommand } from './commands/quote-inspect.js';
 import { simCollateralCommand, simInitCommand, simQuoteCommand, simRootCommand } from './commands/sim.js';
 import { verifyCommand } from './commands/verify.js';
@@ -45,6 +46,23 @@ export function buildProgram(): Command {
     .option('--out <file>', 'write the bundle here instead of stdout')
     .option('--json', 'report as JSON')
     .action(collateralFetchCommand);
+
+  program
+    .command('node-agent')
+    .description('the SGX device plugin for kubelet: EPC as kubernetes.azure.com/sgx_epc_mem_in_MiB, sgx.intel.com/enclave|provision')
+    .option('--simulate', 'a simulated SGX node (EPC from --epc-mib, simulated device files)')
+    .option('--epc-mib <n>', 'EPC in MiB (simulation; on hardware only when sysfs does not report it)')
+    .option('--state-dir <dir>', 'where the simulated device files are created (default /var/lib/cloister/simulated-sgx)')
+    .option('--plugin-dir <dir>', 'kubelet device-plugin directory (default /var/lib/kubelet/device-plugins)')
+    .option('--kubelet-socket <path>', "kubelet's registration socket (default <plugin-dir>/kubelet.sock)")
+    .option('--resources <list>', 'which resources to offer: epc,enclave,provision (default all)')
+    .option('--enclave-limit <n>', 'sgx.intel.com/enclave slots (default 110)')
+    .option('--provision-limit <n>', 'sgx.intel.com/provision slots (default 110)')
+    .option('--legacy-aliases', 'also map /dev/sgx/enclave and /dev/sgx/provision into containers')
+    .option('--metrics-port <port>', '/metrics, /healthz, /readyz port (default 9310)')
+    .option('--metrics-host <host>', 'address to listen on (default 0.0.0.0)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
+    .action(nodeAgentCommand);
 
   const sim = program
     .command('sim')

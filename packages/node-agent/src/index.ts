@@ -1,1 +1,26 @@
-export {};
+/** @cloister/node-agent — the SGX device plugin of Cloister's node agent. See docs/operators/device-plugin.md. */
+export * from './errors.js';
+export * from './types.js';
+export { NodeAgent, type NodeAgentOptions } from './agent.js';
+export * from './detect/hardware.js';
+export * from './detect/simulated.js';
+export * from './resources/index.js';
+export * from './resources/epc.js';
+export * from './resources/slots.js';
+export * from './resources/health.js';
+export * from './metrics.js';
+export * from './http.js';
+export * from './log.js';
+export {
+  DEVICE_PLUGIN_API_VERSION,
+  KUBELET_SOCKET_NAME,
+  DEVICE_PLUGIN_PATH,
+  devicePluginServiceDefinition,
+  registrationServiceDefinition,
+  DevicePluginClient,
+  RegistrationClient,
+  unixTarget,
+} from './grpc/services.js';
+export { DevicePluginServer, probeSocket, type DevicePluginServerOptions } from './plugin-server.js';
+export { register, Backoff, backoffDelay } from './registrar.js';
+export { PluginManager, type PluginManagerOptions, type PluginStatus } from './plugin-manager.js';

@@ -1,0 +1,368 @@
+/**
+ * The gRPC `v1beta1.DevicePlugin` server for one DeviceResource, on `<pluginDir>/<socketName>` (h2c over a unix socket,
+ * insecure, as kubelet dials it). Registration with kubelet and restarts are the PluginManager's job.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { create } from '@bufbuild/protobuf';
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import {
+  AllocateResponseSchema,
+  ContainerAllocateResponseSchema,
+  ContainerPreferredAllocationResponseSchema,
+  DevicePluginOptionsSchema,
+  DeviceSchema,
+  DeviceSpecSchema,
+  ListAndWatchResponseSchema,
+  MountSchema,
+  PreStartContainerResponseSchema,
+  PreferredAllocationResponseSchema,
+  type ContainerAllocateResponse,
+  type Empty,
+  type ListAndWatchResponse,
+} from '../gen/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/api_pb.js';
+import { AgentError } from './errors.js';
+import { devicePluginServiceDefinition, unixTarget, type DevicePluginHandlers } from './grpc/services.js';
+import { HEALTHY, type AgentMetrics, type ContainerAllocation, type DeviceResource, type PluginDevice } from './types.js';
+
+/** AgentMetrics that records nothing. */
+export const noopMetrics: AgentMetrics = {
+  registration() {},
+  allocate() {},
+  error() {},
+  setEpcTotalMiB() {},
+  setDevices() {},
+};
+
+/** A pino logger that writes nothing. */
+export function silentLogger(): Logger {
+  return pino({ enabled: false });
+}
+
+export interface DevicePluginServerOptions {
+  /** Directory of kubelet.sock and the plugin sockets (default on a node: /var/lib/kubelet/device-plugins). */
+  readonly pluginDir: string;
+  readonly resource: DeviceResource;
+  readonly logger?: Logger;
+  readonly metrics?: AgentMetrics;
+  /** How long stop() waits for in-flight calls before forcing the server down. Default 1000 ms. */
+  readonly shutdownTimeoutMs?: number;
+  /** Mode of the socket file. Default 0o660 (kubelet runs as root; the directory is root-owned). */
+  readonly socketMode?: number;
+  /** Called when a client (kubelet) ended a ListAndWatch stream, with the number of streams still open. */
+  readonly onListAndWatchEnded?: (remainingStreams: number) => void;
+}
+
+/** Result of probing an existing path before binding: someone listens there, nobody does, or there is nothing. */
+export type SocketProbe = 'live' | 'stale' | 'absent';
+
+/** Connects to a unix socket path within `timeoutMs` to learn whether a server is listening on it. */
+export function probeSocket(path: string, timeoutMs = 1000): Promise<SocketProbe> {
+  return new Promise((resolve) => {
+    const socket = connect({ path });
+    const finish = (result: SocketProbe): void => {
+      clearTimeout(timer);
+      socket.removeAllListeners();
+      socket.on('error', () => {});
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish('stale'), timeoutMs);
+    socket.once('connect', () => finish('live'));
+    socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ENOENT' ? 'absent' : 'stale'));
+  });
+}
+
+/** The ListAndWatchResponse for a device list. Devices never carry `topology` (field 3): absent means "no NUMA preference". */
+export function toListAndWatchResponse(devices: readonly PluginDevice[]): ListAndWatchResponse {
+  return create(ListAndWatchResponseSchema, {
+    devices: devices.map((d) => create(DeviceSchema, { ID: d.id, health: d.health })),
+  });
+}
+
+/** One ContainerAllocateResponse from the resource's plain allocation. */
+export function toContainerAllocateResponse(allocation: ContainerAllocation): ContainerAllocateResponse {
+  return create(ContainerAllocateResponseSchema, {
+    envs: { ...allocation.envs },
+    annotations: { ...allocation.annotations },
+    mounts: allocation.mounts.map((m) =>
+      create(MountSchema, { containerPath: m.containerPath, hostPath: m.hostPath, readOnly: m.readOnly }),
+    ),
+    devices: allocation.devices.map((d) =>
+      create(DeviceSpecSchema, { containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions }),
+    ),
+    // ContainerAllocation carries no CDI names; kubelet then injects only the DeviceSpecs and mounts.
+    cdiDevices: [],
+  });
+}
+
+/** The grpc status for an error thrown by the resource; the message keeps the resource's reason. */
+export function toGrpcError(err: unknown, resourceName: string, operation: string): Partial<grpc.ServiceError> {
+  if (AgentError.is(err)) {
+    const code =
+      err.code === 'UNKNOWN_DEVICE'
+        ? grpc.status.NOT_FOUND
+        : err.code === 'UNHEALTHY_DEVICE' || err.code === 'NO_SGX'
+          ? grpc.status.FAILED_PRECONDITION
+          : err.code === 'INVALID_REQUEST'
+            ? grpc.status.INVALID_ARGUMENT
+            : grpc.status.INTERNAL;
+    return { code, details: withPrefix(err.message) };
+  }
+  const reason = err instanceof Error ? err.message : String(err);
+  return { code: grpc.status.INTERNAL, details: `cloister: ${operation} for ${resourceName} failed: ${reason}` };
+}
+
+function withPrefix(message: string): string {
+  return message.startsWith('cloister:') ? message : `cloister: ${message}`;
+}
+
+interface OpenStream {
+  readonly call: grpc.ServerWritableStream<Empty, ListAndWatchResponse>;
+  readonly unsubscribe: () => void;
+}
+
+export class DevicePluginServer {
+  readonly resource: DeviceResource;
+  readonly socketPath: string;
+  readonly #pluginDir: string;
+  readonly #logger: Logger;
+  readonly #metrics: AgentMetrics;
+  readonly #shutdownTimeoutMs: number;
+  readonly #socketMode: number;
+  readonly #onListAndWatchEnded: ((remaining: number) => void) | undefined;
+  readonly #streams = new Set<OpenStream>();
+  #server: grpc.Server | undefined;
+  #socketIno: number | undefined;
+  #unsubscribeMetrics: (() => void) | undefined;
+  #state: 'new' | 'starting' | 'serving' | 'stopping' | 'stopped' = 'new';
+
+  constructor(options: DevicePluginServerOptions) {
+    this.resource = options.resource;
+    this.#pluginDir = options.pluginDir;
+    this.socketPath = join(options.pluginDir, options.resource.socketName);
+    this.#logger = (options.logger ?? silentLogger()).child({ resource: options.resource.resourceName });
+    this.#metrics = options.metrics ?? noopMetrics;
+    this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 1000;
+    this.#socketMode = options.socketMode ?? 0o660;
+    this.#onListAndWatchEnded = options.onListAndWatchEnded;
+  }
+
+  /** Number of ListAndWatch streams currently open. */
+  get activeStreams(): number {
+    return this.#streams.size;
+  }
+
+  get serving(): boolean {
+    return this.#state === 'serving';
+  }
+
+  /** True while the socket path still is the socket this server bound (not removed or replaced, e.g. by kubelet). */
+  socketIntact(): boolean {
+    if (this.#socketIno === undefined) return false;
+    try {
+      const st = lstatSync(this.socketPath);
+      return st.isSocket() && st.ino === this.#socketIno;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Binds the socket and serves. An existing path is probed first: a live listener → AgentError SOCKET_IN_USE,
+   * a leftover file → removed.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`DevicePluginServer.start() called twice for ${this.socketPath}`);
+    this.#state = 'starting';
+    try {
+      await mkdir(this.#pluginDir, { recursive: true, mode: 0o750 });
+      await this.#clearStaleSocket();
+      const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+      server.addService(devicePluginServiceDefinition, this.#handlers());
+      await new Promise<void>((resolve, reject) => {
+        server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) => {
+          if (err) reject(err);
+          else resolve();
+        });
+      });
+      this.#server = server;
+      await chmod(this.socketPath, this.#socketMode);
+      this.#socketIno = (await lstat(this.socketPath)).ino;
+    } catch (err) {
+      this.#state = 'stopped';
+      if (this.#server) {
+        this.#server.forceShutdown();
+        this.#server = undefined;
+      }
+      if (AgentError.is(err)) throw err;
+      throw new AgentError(
+        'CONFIG_INVALID',
+        `cloister: cannot serve ${this.resource.resourceName} on ${this.socketPath}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    this.#state = 'serving';
+    this.#reportDevices();
+    this.#unsubscribeMetrics = this.resource.onChange(() => this.#reportDevices());
+    this.#logger.info({ event: 'plugin_serving', socket: this.socketPath }, 'device plugin serving');
+  }
+
+  /**
+   * Ends every ListAndWatch stream, lets in-flight calls finish for up to shutdownTimeoutMs, then forces the server
+   * down and removes the socket file if it still is ours.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    const server = this.#server;
+    this.#state = 'stopping';
+    this.#unsubscribeMetrics?.();
+    this.#unsubscribeMetrics = undefined;
+    for (const stream of this.#streams) {
+      stream.unsubscribe();
+      if (!stream.call.cancelled) stream.call.end();
+    }
+    this.#streams.clear();
+    const intact = this.socketIntact();
+    if (server) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, this.#shutdownTimeoutMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      // Node closes the listener synchronously and unlinks the path itself; this covers anything left behind.
+      server.forceShutdown();
+    }
+    this.#server = undefined;
+    if (intact && this.socketIntact()) await unlink(this.socketPath).catch(() => {});
+    this.#socketIno = undefined;
+    this.#state = 'stopped';
+    this.#logger.info({ event: 'plugin_stopped', socket: this.socketPath }, 'device plugin stopped');
+  }
+
+  async #clearStaleSocket(): Promise<void> {
+    const probe = await probeSocket(this.socketPath, 1000);
+    if (probe === 'absent') return;
+    if (probe === 'live') {
+      throw new AgentError(
+        'SOCKET_IN_USE',
+        `cloister: ${this.socketPath} is served by another process (is a second node agent running on this node?)`,
+      );
+    }
+    this.#logger.warn({ event: 'stale_socket_removed', socket: this.socketPath }, 'removing stale plugin socket');
+    await unlink(this.socketPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  #reportDevices(): void {
+    const devices = this.resource.devices();
+    let healthy = 0;
+    for (const d of devices) if (d.health === HEALTHY) healthy++;
+    this.#metrics.setDevices(this.resource.resourceName, healthy, devices.length - healthy);
+  }
+
+  #handlers(): DevicePluginHandlers {
+    const resource = this.resource;
+    const name = resource.resourceName;
+    return {
+      getDevicePluginOptions: (_call, callback) => {
+        callback(
+          null,
+          create(DevicePluginOptionsSchema, {
+            preStartRequired: false,
+            getPreferredAllocationAvailable: resource.preferredAllocationAvailable,
+          }),
+        );
+      },
+
+      listAndWatch: (call) => {
+        if (this.#state !== 'serving') {
+          call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'cloister: device plugin is stopping' });
+          return;
+        }
+        const send = (): void => {
+          if (call.cancelled || call.writableEnded) return;
+          call.write(toListAndWatchResponse(resource.devices()));
+        };
+        const unsubscribe = resource.onChange(send);
+        const stream: OpenStream = { call, unsubscribe };
+        this.#streams.add(stream);
+        this.#logger.info({ event: 'list_and_watch_opened', streams: this.#streams.size }, 'ListAndWatch opened');
+        call.on('cancelled', () => {
+          unsubscribe();
+          if (!this.#streams.delete(stream) || this.#state !== 'serving') return;
+          this.#logger.info(
+            { event: 'list_and_watch_ended', streams: this.#streams.size },
+            'kubelet ended ListAndWatch',
+          );
+          this.#onListAndWatchEnded?.(this.#streams.size);
+        });
+        send();
+      },
+
+      getPreferredAllocation: (call, callback) => {
+        try {
+          const containerResponses = call.request.containerRequests.map((r) =>
+            create(ContainerPreferredAllocationResponseSchema, {
+              deviceIDs: [
+                ...resource.preferredAllocation(r.availableDeviceIDs, r.mustIncludeDeviceIDs, r.allocationSize),
+              ],
+            }),
+          );
+          callback(null, create(PreferredAllocationResponseSchema, { containerResponses }));
+        } catch (err) {
+          this.#metrics.error('preferred_allocation');
+          const status = toGrpcError(err, name, 'GetPreferredAllocation');
+          this.#logger.warn({ event: 'preferred_allocation_failed', err: status.details }, 'GetPreferredAllocation failed');
+          callback(status);
+        }
+      },
+
+      allocate: (call, callback) => {
+        const started = process.hrtime.bigint();
+        const requests = call.request.containerRequests;
+        if (requests.length === 0) {
+          this.#metrics.error('allocate_invalid_request');
+          callback({
+            code: grpc.status.INVALID_ARGUMENT,
+            details: `cloister: Allocate for ${name} carries no container requests`,
+          });
+          return;
+        }
+        let responses: ContainerAllocateResponse[];
+        let devices = 0;
+        try {
+          // All containers or none: the first failure fails the whole call and nothing is returned.
+          responses = requests.map((r) => {
+            devices += r.devicesIds.length;
+            return toContainerAllocateResponse(resource.allocate(r.devicesIds));
+          });
+        } catch (err) {
+          const code = AgentError.is(err) ? err.code.toLowerCase() : 'internal';
+          this.#metrics.error(`allocate_${code}`);
+          const status = toGrpcError(err, name, 'Allocate');
+          this.#logger.warn({ event: 'allocate_failed', err: status.details }, 'Allocate failed');
+          callback(status);
+          return;
+        }
+        callback(null, create(AllocateResponseSchema, { containerResponses: responses }));
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        this.#metrics.allocate(name, devices, seconds);
+      },
+
+      preStartContainer: (_call, callback) => {
+        callback(null, create(PreStartContainerResponseSchema, {}));
+      },
+    };
+  }
+}
