@@ -45,5 +45,7 @@ COPY --from=build /src/packages ./packages
 # sockets there; it keeps no capabilities (drop ALL), so uid 0 has only the owner's permission bits.
 USER 65532:65532
 EXPOSE 9310
-ENTRYPOINT ["/nodejs/bin/node", "packages/cli/dist/src/bin.js"]
+# A 1 MiB young generation: the agent allocates little, and this keeps its idle RSS near 62 MB instead of 67 MB
+# (bench/device-plugin measures the agent with the same flag).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "packages/cli/dist/src/bin.js"]
 CMD ["node-agent"]

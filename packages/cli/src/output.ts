@@ -1,14 +1,17 @@
 /** How commands report: JSON on stdout with --json, readable text otherwise; failures carry a stable code. */
-import { DcapError } from '@cloister/dcap';
-import { CliError } from './errors.js';
 
 export interface Failure {
   readonly code: string;
   readonly message: string;
 }
 
+/** The typed errors of Cloister's packages, each with a stable string `code` (checked by name: no package is loaded). */
+const TYPED_ERRORS: ReadonlySet<string> = new Set(['CliError', 'DcapError', 'SimError', 'AgentError']);
+
 export function failureOf(e: unknown): Failure | undefined {
-  if (DcapError.is(e) || e instanceof CliError) return { code: e.code, message: e.message };
+  if (e instanceof Error && TYPED_ERRORS.has(e.name) && typeof (e as { code?: unknown }).code === 'string') {
+    return { code: (e as Error & { code: string }).code, message: e.message };
+  }
   return undefined;
 }
 

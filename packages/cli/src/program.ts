@@ -1,10 +1,20 @@
 /** The `cloister` command: one entry point for every Cloister component. */
 import { Command } from 'commander';
-import { collateralFetchCommand } from './commands/collateral-fetch.js';
-import { nodeAgentCommand } from './commands/node-agent.js';
-import { quoteInspectCommand } from './commands/quote-inspect.js';
-import { simCollateralCommand, simInitCommand, simQuoteCommand, simRootCommand } from './commands/sim.js';
-import { verifyCommand } from './commands/verify.js';
+
+// Commands load their modules only when run: `cloister node-agent` (a long-lived DaemonSet process) must not carry
+// the verifier, the simulator and their dependencies in memory.
+type Action<A extends unknown[]> = (...args: A) => Promise<void>;
+function lazy<A extends unknown[]>(load: () => Promise<Action<A>>): Action<A> {
+  return async (...args: A) => (await load())(...args);
+}
+const verifyCommand = lazy(async () => (await import('./commands/verify.js')).verifyCommand);
+const quoteInspectCommand = lazy(async () => (await import('./commands/quote-inspect.js')).quoteInspectCommand);
+const collateralFetchCommand = lazy(async () => (await import('./commands/collateral-fetch.js')).collateralFetchCommand);
+const nodeAgentCommand = lazy(async () => (await import('./commands/node-agent.js')).nodeAgentCommand);
+const simInitCommand = lazy(async () => (await import('./commands/sim.js')).simInitCommand);
+const simRootCommand = lazy(async () => (await import('./commands/sim.js')).simRootCommand);
+const simQuoteCommand = lazy(async () => (await import('./commands/sim.js')).simQuoteCommand);
+const simCollateralCommand = lazy(async () => (await import('./commands/sim.js')).simCollateralCommand);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

@@ -182,7 +182,11 @@ export class DevicePluginServer {
     try {
       await mkdir(this.#pluginDir, { recursive: true, mode: 0o750 });
       await this.#clearStaleSocket();
-      const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+      const server = new grpc.Server({
+        'grpc.max_receive_message_length': 4 * 1024 * 1024,
+        // channelz keeps per-call bookkeeping a device plugin never reads; off, Allocate tail latency drops.
+        'grpc.enable_channelz': 0,
+      });
       server.addService(devicePluginServiceDefinition, this.#handlers());
       await new Promise<void>((resolve, reject) => {
         server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) => {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeAgent, createLogger } from '../src/index.js';
-import { KubeletDouble } from './kubelet-double.js';
+import { KubeletDouble } from '../src/testing/kubelet-double.js';
 
 const EPC = 'kubernetes.azure.com/sgx_epc_mem_in_MiB';
 const ENCLAVE = 'sgx.intel.com/enclave';

@@ -30,7 +30,7 @@ import { DevicePluginServer, probeSocket, toListAndWatchResponse } from '../src/
 import { backoffDelay, register } from '../src/registrar.js';
 import { HEALTHY, UNHEALTHY } from '../src/types.js';
 import { FakeResource, RecordingMetrics } from './grpc-fake-resource.js';
-import { KubeletDouble } from './kubelet-double.js';
+import { KubeletDouble } from '../src/testing/kubelet-double.js';
 
 interface Harness {
   readonly dir: string;

@@ -12,7 +12,7 @@ import { PluginManager } from '../src/plugin-manager.js';
 import { DevicePluginServer } from '../src/plugin-server.js';
 import { UNHEALTHY } from '../src/types.js';
 import { FakeResource, RecordingMetrics } from './grpc-fake-resource.js';
-import { CHECKPOINT_FILE, DEPRECATION_FILE, KubeletDouble } from './kubelet-double.js';
+import { CHECKPOINT_FILE, DEPRECATION_FILE, KubeletDouble } from '../src/testing/kubelet-double.js';
 
 interface Setup {
   readonly dir: string;

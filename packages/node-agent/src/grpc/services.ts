@@ -145,4 +145,5 @@ export function unixTarget(socketPath: string): string {
 export const UNIX_CLIENT_CHANNEL_OPTIONS: Partial<grpc.ChannelOptions> = {
   'grpc.use_local_subchannel_pool': 1,
   'grpc.default_authority': 'localhost',
+  'grpc.enable_channelz': 0,
 };

@@ -1,4 +1,5 @@
 /**
+ * Test utility (entry point @cloister/node-agent/testing), not used by the agent itself.
  * A kubelet stand-in for tests, built from the same generated schemas as the agent: a real grpc-js
  * `v1beta1.Registration` server on `<dir>/kubelet.sock` that behaves like kubelet's device manager where the plugin can
  * tell the difference: Register validates version and resource name, dials the plugin back (authority "localhost")
@@ -21,7 +22,7 @@ import {
   type ListAndWatchResponse,
   type PreferredAllocationResponse,
   type RegisterRequest,
-} from '../gen/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/api_pb.js';
+} from '../../gen/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/api_pb.js';
 import {
   DEVICE_PLUGIN_API_VERSION,
   KUBELET_SOCKET_NAME,
@@ -31,7 +32,7 @@ import {
   type DevicePluginClient,
   type RegistrationHandlers,
   type ServerStreamingMethod,
-} from '../src/grpc/services.js';
+} from '../grpc/services.js';
 
 export const CHECKPOINT_FILE = 'kubelet_internal_checkpoint';
 export const DEPRECATION_FILE = 'DEPRECATION';
@@ -221,6 +222,12 @@ export class KubeletDouble {
   }
 
   /** Cancels kubelet's ListAndWatch of the resource (as when kubelet drops the connection to a plugin). */
+  /** GetDevicePluginOptions, as kubelet calls it before optional calls. */
+  pluginOptions(resourceName: string, timeoutMs = 5000): Promise<DevicePluginOptions> {
+    const client = this.#client(resourceName);
+    return unary((cb) => client.getDevicePluginOptions(create(EmptySchema), { deadline: Date.now() + timeoutMs }, cb));
+  }
+
   cancelListAndWatch(resourceName: string): void {
     const e = this.#endpoints.get(resourceName);
     if (!e?.stream) throw new Error(`kubelet double: no ListAndWatch open for ${resourceName}`);
