@@ -37,14 +37,15 @@ test('cloister node-agent --simulate serves sockets and probes, and stops cleanl
       });
     });
     assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-    assert.equal(ready.status, 503); // no kubelet here: not registered, and it says so
-    assert.match(await ready.text(), /not registered/);
     const deadline = Date.now() + 5000;
     while (readdirSync(plugins).filter((f) => f.endsWith('.sock')).length < 3 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(readdirSync(plugins).filter((f) => f.startsWith('cloister-')).length, 3);
+    // Serving, but no kubelet here: not ready, and it says why.
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(await ready.text(), /not registered/);
     const exit = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
     p.kill('SIGTERM');
     assert.equal(await exit, 0);

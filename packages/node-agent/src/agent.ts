@@ -141,15 +141,17 @@ export class NodeAgent {
       logger: this.log,
       metrics: this.#metrics,
     });
+    this.#built = built;
+    this.#manager = manager;
     try {
       await manager.start();
     } catch (e) {
+      this.#manager = undefined;
+      this.#built = undefined;
       built.stop();
       if (AgentError.is(e)) this.#metrics.error(e.code.toLowerCase());
       throw e;
     }
-    this.#built = built;
-    this.#manager = manager;
     this.log.info(
       { resources: built.resources.map((r) => r.resourceName), epcMiB: built.epcMiB, simulated: o.simulate !== undefined },
       'serving SGX resources',
