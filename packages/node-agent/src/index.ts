@@ -24,3 +24,11 @@ export {
 export { DevicePluginServer, probeSocket, type DevicePluginServerOptions } from './plugin-server.js';
 export { register, Backoff, backoffDelay } from './registrar.js';
 export { PluginManager, type PluginManagerOptions, type PluginStatus } from './plugin-manager.js';
+// the out-of-process quote helper (AESM protocol)
+export * from './aesm/errors.js';
+export * from './aesm/att-key-id.js';
+export * from './aesm/framing.js';
+export * from './aesm/quote-helper-metrics.js';
+export { QuoteHelperServer, PUB_KEY_ID_SIZE, QE_REPORT_INFO_SIZE, type QuoteHelperServerOptions, type QuoteHelperAnswer } from './aesm/quote-helper-server.js';
+export * from './aesm/client.js';
+export * from './aesm/probe.js';

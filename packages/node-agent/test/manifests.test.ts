@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@cloister/testkit';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
@@ -14,7 +14,7 @@ type Obj = Record<string, unknown>;
 
 function loadAll(): { file: string; obj: Obj }[] {
   const out: { file: string; obj: Obj }[] = [];
-  for (const file of readdirSync(deployDir).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort()) {
+  for (const file of ['daemonset.yaml']) { // quote-helper.yaml: test/quote-helper-manifests.test.ts
     for (const doc of parseAllDocuments(readFileSync(join(deployDir, file), 'utf8'))) {
       assert.deepEqual(doc.errors, [], `${file}: YAML errors`);
       const obj = doc.toJS() as Obj | null;
