@@ -72,6 +72,11 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', '/metrics, /healthz, /readyz port (default 9310)')
     .option('--metrics-host <host>', 'address to listen on (default 0.0.0.0)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
+    .option('--quote-helper', 'serve the AESM protocol on /var/run/aesmd/aesm.socket (simulated nodes) or probe Intel aesmd')
+    .option('--no-device-plugin', 'run only the quote helper')
+    .option('--aesm-socket <path>', 'AESM socket (default /var/run/aesmd/aesm.socket)')
+    .option('--platform-dir <dir>', 'simulated platform for the quote helper (default /var/lib/cloister/sgx-sim)')
+    .option('--quote-version <n>', 'quote version the simulated QE emits: 3 (default) or 4')
     .action(nodeAgentCommand);
 
   const sim = program

@@ -12,9 +12,21 @@ import { startHttp, type HttpHandle } from './http.js';
 import { createLogger } from './log.js';
 import { createAgentMetrics } from './metrics.js';
 import { PluginManager } from './plugin-manager.js';
+import { QuoteHelperService } from './quote-helper-service.js';
 import { buildResources, type BuiltResources, type ResourceKind } from './resources/index.js';
 
 export interface NodeAgentOptions {
+  /** Run the device plugin (default true). */
+  readonly devicePlugin?: boolean;
+  /** Run the out-of-process quote helper on the AESM socket (docs/operators/quote-helper.md). */
+  readonly quoteHelper?: {
+    readonly socketPath?: string;
+    readonly platformDir?: string;
+    readonly quoteVersion?: 3 | 4;
+    readonly probeIntervalMs?: number;
+    /** Serve from a simulated platform, creating it in platformDir when missing (default: when `simulate` is set). */
+    readonly simulate?: boolean;
+  };
   /** Default /var/lib/kubelet/device-plugins. */
   readonly pluginDir?: string;
   /** Default `<pluginDir>/kubelet.sock`. */
@@ -52,6 +64,7 @@ export class NodeAgent {
   #http: HttpHandle | undefined;
   #rescan: NodeJS.Timeout | undefined;
   #noSgxReasons: readonly string[] = [];
+  #quoteHelper: QuoteHelperService | undefined;
   #stopped = false;
 
   constructor(options: NodeAgentOptions = {}) {
@@ -65,8 +78,21 @@ export class NodeAgent {
     return this.#http?.port;
   }
 
-  /** Ready when SGX (or simulation) was found and every resource is registered with kubelet. */
+  get quoteHelper(): QuoteHelperService | undefined {
+    return this.#quoteHelper;
+  }
+
+  /**
+   * Ready when SGX (or simulation) was found and every resource is registered with kubelet, and — with the quote
+   * helper — when it serves or the AESM service it probes answers.
+   */
   readiness(): { ok: boolean; reasons: string[] } {
+    const plugin = this.#o.devicePlugin === false ? { ok: true, reasons: [] } : this.#pluginReadiness();
+    const helper = this.#quoteHelper?.ready() ?? { ok: true, reasons: [] };
+    return { ok: plugin.ok && helper.ok, reasons: [...plugin.reasons, ...helper.reasons] };
+  }
+
+  #pluginReadiness(): { ok: boolean; reasons: string[] } {
     if (this.#manager === undefined) {
       return { ok: false, reasons: this.#noSgxReasons.length > 0 ? [...this.#noSgxReasons] : ['starting'] };
     }
@@ -90,7 +116,16 @@ export class NodeAgent {
       });
       this.log.info({ port: this.#http.port }, 'metrics and probes listening');
     }
-    await this.#scan();
+    if (this.#o.quoteHelper !== undefined) {
+      this.#quoteHelper = new QuoteHelperService({
+        ...this.#o.quoteHelper,
+        simulate: this.#o.quoteHelper.simulate ?? this.#o.simulate !== undefined,
+        logger: this.log,
+        registry: this.registry,
+      });
+      await this.#quoteHelper.start();
+    }
+    if (this.#o.devicePlugin !== false) await this.#scan();
   }
 
   async #detect(): Promise<SgxDetection> {
@@ -175,6 +210,7 @@ export class NodeAgent {
     if (this.#rescan !== undefined) clearTimeout(this.#rescan);
     await this.#manager?.stop();
     this.#built?.stop();
+    await this.#quoteHelper?.stop();
     await this.#http?.close();
   }
 }

@@ -2,6 +2,7 @@
 export * from './errors.js';
 export * from './types.js';
 export { NodeAgent, type NodeAgentOptions } from './agent.js';
+export { QuoteHelperService, DEFAULT_SIM_PLATFORM_DIR, type QuoteHelperServiceOptions } from './quote-helper-service.js';
 export * from './detect/hardware.js';
 export * from './detect/simulated.js';
 export * from './resources/index.js';

@@ -16,6 +16,11 @@ export interface NodeAgentCommandOptions {
   readonly metricsPort?: string;
   readonly metricsHost?: string;
   readonly logLevel?: string;
+  readonly devicePlugin?: boolean;
+  readonly quoteHelper?: boolean;
+  readonly aesmSocket?: string;
+  readonly platformDir?: string;
+  readonly quoteVersion?: string;
 }
 
 function intOption(value: string | undefined, min: number, max: number, what: string): number | undefined {
@@ -29,7 +34,14 @@ export async function nodeAgentCommand(opts: NodeAgentCommandOptions): Promise<v
   let agent: NodeAgent;
   try {
     const epcMiB = intOption(opts.epcMib, 1, 1 << 20, '--epc-mib');
-    if (opts.simulate === true && epcMiB === undefined) throw new CliError('INVALID_ARGUMENT', '--simulate needs --epc-mib N');
+    const devicePlugin = opts.devicePlugin !== false;
+    if (!devicePlugin && opts.quoteHelper !== true) {
+      throw new CliError('INVALID_ARGUMENT', '--no-device-plugin without --quote-helper leaves nothing to run');
+    }
+    if (devicePlugin && opts.simulate === true && epcMiB === undefined) {
+      throw new CliError('INVALID_ARGUMENT', '--simulate needs --epc-mib N');
+    }
+    const quoteVersion = intOption(opts.quoteVersion, 3, 4, '--quote-version');
     let resources: ResourceKind[] | undefined;
     if (opts.resources !== undefined) {
       resources = opts.resources.split(',').map((s) => s.trim()) as ResourceKind[];
@@ -42,6 +54,17 @@ export async function nodeAgentCommand(opts: NodeAgentCommandOptions): Promise<v
     const logger = createLogger({ level: opts.logLevel ?? 'info' });
     agent = new NodeAgent({
       logger,
+      devicePlugin,
+      ...(opts.quoteHelper === true
+        ? {
+            quoteHelper: {
+              ...(opts.aesmSocket !== undefined ? { socketPath: opts.aesmSocket } : {}),
+              ...(opts.platformDir !== undefined ? { platformDir: opts.platformDir } : {}),
+              ...(quoteVersion !== undefined ? { quoteVersion: quoteVersion as 3 | 4 } : {}),
+              simulate: opts.simulate === true,
+            },
+          }
+        : {}),
       ...(opts.pluginDir !== undefined ? { pluginDir: opts.pluginDir } : {}),
       ...(opts.kubeletSocket !== undefined ? { kubeletSocket: opts.kubeletSocket } : {}),
       ...(resources !== undefined ? { resources } : {}),
@@ -50,7 +73,7 @@ export async function nodeAgentCommand(opts: NodeAgentCommandOptions): Promise<v
       legacyAliases: opts.legacyAliases === true,
       ...(metricsPort !== undefined ? { metricsPort } : {}),
       ...(opts.metricsHost !== undefined ? { metricsHost: opts.metricsHost } : {}),
-      ...(opts.simulate === true
+      ...(opts.simulate === true && devicePlugin
         ? { simulate: { epcMiB: epcMiB!, stateDir: opts.stateDir ?? '/var/lib/cloister/simulated-sgx' } }
         : epcMiB !== undefined
           ? { configuredEpcMiB: epcMiB }

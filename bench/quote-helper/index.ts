@@ -1,0 +1,106 @@
+/**
+ * bench/quote-helper — quotes through the AESM socket, the agent in its own process
+ * (`cloister node-agent --quote-helper --no-device-plugin --simulate`), clients using Intel's out-of-process sequence
+ * (@cloister/node-agent AesmClient, one connection per call): GetQuoteEx with 1, 8 and 64 concurrent clients,
+ * quotes per second and p99 latency. Every quote is checked (size, report data). Last line: `quote-helper: key=value …`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseQuote } from '@cloister/dcap';
+import { AesmClient } from '@cloister/node-agent';
+import { DEFAULT_XFRM, Platform, SGX_FLAGS, ereportFor, type EnclaveIdentity } from '@cloister/sgx-sim';
+import { repoRoot } from '@cloister/testkit';
+
+const DURATION_MS = Number(process.env.QUOTE_HELPER_BENCH_MS ?? 3000);
+
+const app: EnclaveIdentity = {
+  mrEnclave: new Uint8Array(32).fill(0x11),
+  mrSigner: new Uint8Array(32).fill(0x22),
+  flags: SGX_FLAGS.INITTED | SGX_FLAGS.MODE64BIT,
+  xfrm: DEFAULT_XFRM,
+  miscSelect: 0,
+  isvProdId: 1,
+  isvSvn: 1,
+  configId: new Uint8Array(64),
+  configSvn: 0,
+  isvExtProdId: new Uint8Array(16),
+  isvFamilyId: new Uint8Array(16),
+};
+
+interface Figures {
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+async function run(client: AesmClient, report: Uint8Array, bufSize: number, concurrency: number): Promise<Figures> {
+  const lat: number[] = [];
+  const end = performance.now() + DURATION_MS;
+  const start = performance.now();
+  let quotes = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        const { quote } = await client.getQuote(report, { bufSize });
+        lat.push(performance.now() - t);
+        if (quote.length !== bufSize || parseQuote(quote).body.report.reportData[0] !== 0x5a) throw new Error('bad quote');
+        quotes++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  return {
+    perSecond: quotes / seconds,
+    p50: lat[Math.floor(lat.length * 0.5)]!,
+    p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]!,
+  };
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'cloister-bench-qh-'));
+  const socketPath = join(root, 'aesmd', 'aesm.socket');
+  const platformDir = join(root, 'platform');
+  let agent: ChildProcess | undefined;
+  try {
+    agent = spawn(
+      process.execPath,
+      ['--max-semi-space-size=1', join(repoRoot, 'packages', 'cli', 'dist', 'src', 'bin.js'), 'node-agent', '--quote-helper',
+        '--no-device-plugin', '--simulate', '--aesm-socket', socketPath, '--platform-dir', platformDir, '--metrics-port', '0',
+        '--metrics-host', '127.0.0.1', '--log-level', 'warn'],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(socketPath) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (!existsSync(socketPath)) throw new Error('the quote helper did not create its socket');
+    const platform = Platform.load(platformDir);
+    const client = new AesmClient({ socketPath, timeoutMs: 15_000 });
+    const { targetInfo } = await client.getTargetInfo();
+    const reportData = new Uint8Array(64).fill(0x5a);
+    const report = ereportFor(platform, app, targetInfo, reportData);
+    const bufSize = await client.getQuoteSize();
+    for (let i = 0; i < 50; i++) await client.getQuote(report, { bufSize });
+    const results: [number, Figures][] = [];
+    for (const c of [1, 8, 64]) results.push([c, await run(client, report, bufSize, c)]);
+    console.log(`quote-helper on ${process.version}: agent in its own process, simulated QE, quote ${bufSize} bytes`);
+    for (const [c, f] of results) {
+      console.log(`  ${String(c).padStart(2)} clients: ${Math.round(f.perSecond).toLocaleString('en-US')} quotes/s, p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms`);
+    }
+    const kv = results
+      .map(([c, f]) => `c${c}_quotes_per_s=${Math.round(f.perSecond)} c${c}_p99_ms=${f.p99.toFixed(2)}`)
+      .join(' ');
+    console.log(`quote-helper: ${kv} quote_bytes=${bufSize}`);
+  } finally {
+    agent?.kill('SIGTERM');
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
