@@ -11,24 +11,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseQuote } from '@cloister/dcap';
 import { AesmClient } from '@cloister/node-agent';
-import { DEFAULT_XFRM, Platform, SGX_FLAGS, ereportFor, type EnclaveIdentity } from '@cloister/sgx-sim';
+import { Platform, enclaveIdentity, ereportFor, type EnclaveIdentity } from '@cloister/sgx-sim';
 import { repoRoot } from '@cloister/testkit';
 
 const DURATION_MS = Number(process.env.QUOTE_HELPER_BENCH_MS ?? 3000);
 
-const app: EnclaveIdentity = {
+const app: EnclaveIdentity = enclaveIdentity({
   mrEnclave: new Uint8Array(32).fill(0x11),
   mrSigner: new Uint8Array(32).fill(0x22),
-  flags: SGX_FLAGS.INITTED | SGX_FLAGS.MODE64BIT,
-  xfrm: DEFAULT_XFRM,
-  miscSelect: 0,
   isvProdId: 1,
   isvSvn: 1,
-  configId: new Uint8Array(64),
-  configSvn: 0,
-  isvExtProdId: new Uint8Array(16),
-  isvFamilyId: new Uint8Array(16),
-};
+});
 
 interface Figures {
   readonly perSecond: number;

@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QuoteVerifier, parseQuote, trustAnchorFromCertificate } from '@cloister/dcap';
 import {
-  DEFAULT_XFRM,
   Platform,
-  SGX_FLAGS,
   createSimCollateral,
+  enclaveIdentity,
   encodeTargetInfo,
   ereportFor,
   loadPki,
@@ -25,19 +24,12 @@ import { AesmClient, NodeAgent, createLogger } from '../src/index.js';
 
 const quiet = () => createLogger({ level: 'silent' });
 
-const app: EnclaveIdentity = {
+const app: EnclaveIdentity = enclaveIdentity({
   mrEnclave: new Uint8Array(32).fill(0x42),
   mrSigner: new Uint8Array(32).fill(0x24),
-  flags: SGX_FLAGS.INITTED | SGX_FLAGS.MODE64BIT,
-  xfrm: DEFAULT_XFRM,
-  miscSelect: 0,
   isvProdId: 3,
   isvSvn: 1,
-  configId: new Uint8Array(64),
-  configSvn: 0,
-  isvExtProdId: new Uint8Array(16),
-  isvFamilyId: new Uint8Array(16),
-};
+});
 
 test('a simulated node: InitQuoteEx → EREPORT → GetQuoteEx through the agent, verified by @cloister/dcap', async () => {
   const root = mkdtempSync(join(tmpdir(), 'cloister-qh-'));

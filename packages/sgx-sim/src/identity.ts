@@ -49,3 +49,23 @@ export function encodeAttributes(flags: bigint, xfrm: bigint): Uint8Array {
 export function isDebug(id: EnclaveIdentity): boolean {
   return (id.flags & SGX_FLAGS.DEBUG) !== 0n;
 }
+
+/**
+ * An identity with the defaults of an ordinary production enclave built for x86-64: INITTED | MODE64BIT, XFRM 0x3,
+ * no MISCSELECT, no KSS fields, zero product ID and SVN, zero MRSIGNER — each overridable.
+ */
+export function enclaveIdentity(fields: Partial<EnclaveIdentity> & { readonly mrEnclave: Uint8Array }): EnclaveIdentity {
+  return {
+    mrSigner: new Uint8Array(32),
+    flags: SGX_FLAGS.INITTED | SGX_FLAGS.MODE64BIT,
+    xfrm: DEFAULT_XFRM,
+    miscSelect: 0,
+    isvProdId: 0,
+    isvSvn: 0,
+    configId: new Uint8Array(64),
+    configSvn: 0,
+    isvExtProdId: new Uint8Array(16),
+    isvFamilyId: new Uint8Array(16),
+    ...fields,
+  };
+}

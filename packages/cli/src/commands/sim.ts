@@ -3,7 +3,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, serializeCollateralBundle, toHex } from '@cloister/dcap';
 import {
-  DEFAULT_XFRM,
   Platform,
   SGX_FLAGS,
   SIM_QE_TCB_STATUSES,
@@ -12,6 +11,7 @@ import {
   SimQuotingEnclave,
   createSimCollateral,
   createSimPki,
+  enclaveIdentity,
   loadPki,
   savePki,
   type EnclaveIdentity,
@@ -143,19 +143,13 @@ export async function simQuoteCommand(opts: SimQuoteOptions): Promise<void> {
     const identity: EnclaveIdentity =
       opts.enclave !== undefined
         ? loadEnclaveDir(platform, opts.enclave)
-        : {
+        : enclaveIdentity({
             mrEnclave: hexArg(opts.mrenclave, 32, '--mrenclave'),
             mrSigner: hexArg(opts.mrsigner, 32, '--mrsigner'),
             flags: SGX_FLAGS.INITTED | SGX_FLAGS.MODE64BIT | (opts.debug === true ? SGX_FLAGS.DEBUG : 0n),
-            xfrm: DEFAULT_XFRM,
-            miscSelect: 0,
             isvProdId: intArg(opts.isvProdId, 0xffff, '--isv-prod-id', 0),
             isvSvn: intArg(opts.isvSvn, 0xffff, '--isv-svn', 0),
-            configId: new Uint8Array(64),
-            configSvn: 0,
-            isvExtProdId: new Uint8Array(16),
-            isvFamilyId: new Uint8Array(16),
-          };
+          });
     const reportData = hexArg(opts.reportData, 64, '--report-data', true);
     const qe = new SimQuotingEnclave(platform, pki);
     out(qe.quoteFor(identity, reportData, { version }), opts.out);
