@@ -1,0 +1,2 @@
+export { EnclaveError, type EnclaveErrorCode } from '../errors.js';
+export type * from '../types.js';
