@@ -10,11 +10,17 @@ function lazy<A extends unknown[]>(load: () => Promise<Action<A>>): Action<A> {
 const verifyCommand = lazy(async () => (await import('./commands/verify.js')).verifyCommand);
 const quoteInspectCommand = lazy(async () => (await import('./commands/quote-inspect.js')).quoteInspectCommand);
 const collateralFetchCommand = lazy(async () => (await import('./commands/collateral-fetch.js')).collateralFetchCommand);
+const enclaveRunCommand = lazy(async () => (await import('./commands/enclave-run.js')).enclaveRunCommand);
+const upCommand = lazy(async () => (await import('./commands/up.js')).upCommand);
 const nodeAgentCommand = lazy(async () => (await import('./commands/node-agent.js')).nodeAgentCommand);
 const simInitCommand = lazy(async () => (await import('./commands/sim.js')).simInitCommand);
 const simRootCommand = lazy(async () => (await import('./commands/sim.js')).simRootCommand);
 const simQuoteCommand = lazy(async () => (await import('./commands/sim.js')).simQuoteCommand);
 const simCollateralCommand = lazy(async () => (await import('./commands/sim.js')).simCollateralCommand);
+const enclaveInitCommand = lazy(async () => (await import('./commands/enclave.js')).enclaveInitCommand);
+const enclaveBuildCommand = lazy(async () => (await import('./commands/enclave.js')).enclaveBuildCommand);
+const enclaveSignCommand = lazy(async () => (await import('./commands/enclave.js')).enclaveSignCommand);
+const enclaveMeasureCommand = lazy(async () => (await import('./commands/enclave.js')).enclaveMeasureCommand);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -56,6 +62,15 @@ export function buildProgram(): Command {
     .option('--out <file>', 'write the bundle here instead of stdout')
     .option('--json', 'report as JSON')
     .action(collateralFetchCommand);
+
+  program
+    .command('up')
+    .description('the main job: a local simulated SGX node runs the hello-world enclave, quotes out of process, and verifies it')
+    .option('--enclave <dir>', 'enclave directory (default examples/helloworld)')
+    .option('--name <name>', 'who the enclave greets (default world)')
+    .option('--keep', 'keep the temporary node directory')
+    .option('--json', 'report as JSON')
+    .action(upCommand);
 
   program
     .command('node-agent')
@@ -127,6 +142,48 @@ export function buildProgram(): Command {
     .option('--validity-days <n>', 'days until nextUpdate (default 30)')
     .option('--out <file>', 'write it here instead of stdout')
     .action(simCollateralCommand);
+
+  const enclave = program
+    .command('enclave')
+    .description('enclave packages: scaffold, bundle, sign and measure (enclave.json, dist/enclave.bundle.mjs, enclave.sigstruct)');
+  enclave
+    .command('init')
+    .description('create an enclave project in DIR (enclave.json, src/enclave.ts, src/host.ts, package.json, tsconfig.json)')
+    .argument('<dir>', 'project directory (created if missing)')
+    .option('--name <name>', "the enclave's name, measured (default: the directory's name)")
+    .option('--force', 'replace existing files')
+    .option('--json', 'report as JSON')
+    .action(enclaveInitCommand);
+  enclave
+    .command('build')
+    .description("bundle the manifest's entry into DIR/dist/enclave.bundle.mjs, the measured code")
+    .argument('[dir]', 'enclave directory (default .)')
+    .option('--json', 'report as JSON')
+    .action(enclaveBuildCommand);
+  enclave
+    .command('sign')
+    .description('sign the build (DIR/enclave.sigstruct) and print MRENCLAVE and MRSIGNER')
+    .argument('[dir]', 'enclave directory (default .)')
+    .option('--key <file>', 'RSA-3072 (e = 3) PEM signing key (default DIR/enclave.key.pem, generated 0600 on first use)')
+    .option('--json', 'report as JSON')
+    .action(enclaveSignCommand);
+  enclave
+    .command('measure')
+    .description('print the MRENCLAVE of the build, without signing')
+    .argument('[dir]', 'enclave directory (default .)')
+    .option('--json', 'report as JSON')
+    .action(enclaveMeasureCommand);
+  enclave
+    .command('run')
+    .description('start a signed enclave on the sim backend, make one ecall, print the result as JSON')
+    .argument('<dir>', 'enclave directory (built and signed)')
+    .requiredOption('--ecall <name>', 'the ecall to make')
+    .option('--args <json>', 'its argument, as JSON')
+    .option('--platform <dir>', 'simulated platform made by cloister sim init (default /var/lib/cloister/sgx-sim)')
+    .option('--aesm-socket <path>', 'AESM socket for out-of-process quotes (with SGX_AESM_ADDR set)')
+    .option('--verify', "verify a `quote` in the result against this enclave's MRENCLAVE (simulated platform)")
+    .option('--debug', 'allow a debug enclave')
+    .action(enclaveRunCommand);
 
   return program;
 }

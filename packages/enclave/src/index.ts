@@ -1,2 +1,71 @@
+/**
+ * @cloister/enclave — the enclave SDK for TypeScript: the host/enclave split, packaging and signing, attestation
+ * (reports, quotes in or out of process, evidence policies), sealing; sim and Gramine backends.
+ * See docs/developers/enclave-sdk.md. Enclave code imports from `@cloister/enclave/runtime`.
+ */
 export * from './errors.js';
 export * from './types.js';
+export { defineEnclave } from './define.js';
+export { createEnclave, type CreateEnclaveOptions, type Enclave } from './create-enclave.js';
+export {
+  createSimEnclaveProcess,
+  type EnclaveHandle,
+  type SimEnclaveProcessOptions,
+  type HostLogger,
+  type EnclaveExit,
+  type EnclaveHealth,
+  type RestartPolicy,
+} from './host/create-sim-enclave.js';
+export { SimEnclaveServices, quotingMode, type SimServicesOptions, type QuotingMode } from './sim/services.js';
+export { buildEnclave, type BuildEnclaveResult } from './package/build.js';
+export { initEnclaveProject, type InitEnclaveOptions, type InitEnclaveResult } from './package/init.js';
+export {
+  BUNDLE_PATH,
+  KEY_FILE,
+  MANIFEST_FILE,
+  SIGSTRUCT_FILE,
+  enclavePaths,
+  measuredManifestOf,
+  readEnclaveProject,
+  validateEnclaveJson,
+  type EnclavePaths,
+  type EnclaveProject,
+} from './package/manifest.js';
+export {
+  loadEnclaveDir,
+  measureEnclaveDir,
+  signEnclaveDir,
+  type LoadedEnclave,
+  type SignEnclaveDirOptions,
+  type SignEnclaveDirResult,
+} from './package/sign.js';
+export {
+  verifyEvidence,
+  type EvidenceCollateralProvider,
+  type VerifiedEvidence,
+  type VerifyEvidenceOptions,
+} from './attestation/verify-evidence.js';
+export {
+  DEFAULT_ACCEPTED_TCB_STATUSES,
+  checkPolicy,
+  enforcePolicy,
+  type EnclaveIdentityClaims,
+  type EnclavePolicy,
+  type MrenclavePolicy,
+  type MrsignerPolicy,
+  type PolicyCommon,
+} from './attestation/policy.js';
+export {
+  GRAMINE_ENCLAVE_ROOT,
+  GRAMINE_MIN_ENCLAVE_MIB,
+  GRAMINE_RUNTIME_PATH,
+  gramineEnclaveSize,
+  gramineManifest,
+  type GramineManifestOptions,
+} from './gramine/manifest.js';
+export {
+  GRAMINE_ATTESTATION_ROOT,
+  GramineAttestation,
+  type AttestationFs,
+  type GramineAttestationOptions,
+} from './gramine/attestation-fs.js';

@@ -1,2 +1,4 @@
+/** What enclave code imports (and the build inlines): the definition helper, the errors, the types. */
+export { defineEnclave } from '../define.js';
 export { EnclaveError, type EnclaveErrorCode } from '../errors.js';
 export type * from '../types.js';

@@ -1,0 +1,77 @@
+/**
+ * `createEnclave(dir, options)`: the host starts a signed enclave and gets typed ecalls.
+ *
+ * Backend `sim`: the SIGSTRUCT is checked against the measured bundle (a changed bundle no longer loads), the
+ * simulated CPU takes the enclave's identity from it (@cloister/sgx-sim SimEnclave on the given platform), and the
+ * enclave code runs in its own Node process under the permission model (declared files only, no child processes,
+ * no workers, no writes), heap limited to the manifest's heapSizeMiB. Backend `gramine` runs inside Gramine-SGX and is
+ * started by `gramine-sgx` (docs/developers/gramine.md), not from a host process.
+ */
+import { Platform, SimEnclave, SimQuotingEnclave, loadOrCreatePki } from '@cloister/sgx-sim';
+import { EnclaveError } from './errors.js';
+import { createSimEnclaveProcess, type EnclaveHandle, type HostLogger, type RestartPolicy } from './host/create-sim-enclave.js';
+import { loadEnclaveDir } from './package/sign.js';
+import { SimEnclaveServices } from './sim/services.js';
+import type { EcallHandler, EnclaveDefinition } from './types.js';
+
+export interface CreateEnclaveOptions {
+  readonly backend?: 'sim' | 'gramine';
+  /** Host functions the enclave may call with ctx.ocall(name, args). */
+  readonly ocalls?: Readonly<Record<string, (args: never) => unknown>>;
+  /** The simulated platform (sim backend): an instance, or a platform directory (`cloister sim init DIR`). */
+  readonly platform?: Platform | string;
+  /** Out-of-process quoting socket (default /var/run/aesmd/aesm.socket), used when SGX_AESM_ADDR is set. */
+  readonly aesmSocketPath?: string;
+  /** Environment consulted for SGX_AESM_ADDR (default process.env). */
+  readonly hostEnv?: NodeJS.ProcessEnv;
+  /** Refuse a debug enclave unless true (a debug enclave's memory is readable by a debugger). Default false. */
+  readonly debug?: boolean;
+  readonly restart?: RestartPolicy;
+  readonly callTimeoutMs?: number;
+  readonly maxPayloadBytes?: number;
+  readonly logger?: HostLogger;
+}
+
+type AnyDefinition = EnclaveDefinition<Record<string, EcallHandler<never, unknown>>>;
+export type Enclave<D extends AnyDefinition> = EnclaveHandle<D['ecalls']>;
+
+export async function createEnclave<D extends AnyDefinition>(dir: string, options: CreateEnclaveOptions = {}): Promise<Enclave<D>> {
+  const backend = options.backend ?? 'sim';
+  if (backend === 'gramine') {
+    throw new EnclaveError(
+      'BACKEND_UNAVAILABLE',
+      'the gramine backend runs the enclave under gramine-sgx (see docs/developers/gramine.md); a host process cannot start it',
+    );
+  }
+  const loaded = loadEnclaveDir(dir);
+  if (loaded.manifest.debug && options.debug !== true) {
+    throw new EnclaveError('INVALID_MANIFEST', `${dir} is a debug enclave: pass { debug: true } to run it`);
+  }
+  const platform =
+    options.platform instanceof Platform
+      ? options.platform
+      : typeof options.platform === 'string'
+        ? Platform.load(options.platform)
+        : Platform.create();
+  const enclave = SimEnclave.load(platform, loaded.image, loaded.sigstruct);
+  const pki = typeof options.platform === 'string' ? await loadOrCreatePki(platform, options.platform) : undefined;
+  const qe = pki !== undefined ? new SimQuotingEnclave(platform, pki) : undefined;
+  const services = new SimEnclaveServices({
+    enclave,
+    ...(qe !== undefined ? { qe } : {}),
+    ...(options.aesmSocketPath !== undefined ? { aesmSocketPath: options.aesmSocketPath } : {}),
+    ...(options.hostEnv !== undefined ? { env: options.hostEnv } : {}),
+  });
+  return createSimEnclaveProcess<D['ecalls']>({
+    bundlePath: loaded.bundlePath,
+    readablePaths: loaded.readablePaths,
+    env: loaded.env,
+    services,
+    heapSizeMiB: loaded.manifest.heapSizeMiB,
+    ...(options.ocalls !== undefined ? { ocalls: options.ocalls } : {}),
+    ...(options.restart !== undefined ? { restart: options.restart } : {}),
+    ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
+    ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
+}
