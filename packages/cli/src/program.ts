@@ -124,7 +124,7 @@ export function buildProgram(): Command {
     .option('--isv-prod-id <n>', 'its ISVPRODID')
     .option('--isv-svn <n>', 'its ISVSVN')
     .option('--debug', 'a debug enclave')
-    .option('--enclave <dir>', 'quote for a signed enclave: enclave.json, its entry and files, enclave.sigstruct')
+    .option('--enclave <dir>', 'quote for a signed enclave package (cloister enclave build + sign)')
     .option('--report-data <hex>', 'REPORTDATA, up to 64 bytes (zero padded)')
     .option('--quote-version <n>', '3 (default) or 4')
     .option('--out <file>', 'write the quote here')

@@ -5,11 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './run-cli.js';
-import { generateSigningKey, signEnclave, type EnclaveManifest } from '@cloister/sgx-sim';
 
 
 
@@ -76,16 +75,21 @@ test('sim collateral --revoke-pck and --below-all-levels give the verifier error
   }
 });
 
-test('sim quote --enclave DIR quotes a signed enclave with its measured identity', async () => {
+test('sim quote --enclave DIR quotes a signed enclave package with the MRENCLAVE enclave sign printed', async () => {
   const enc = join(dir, 'enclave');
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(enc);
-  const manifest: EnclaveManifest = { name: 'hello', entry: 'main.js', heapSizeMiB: 16, debug: false, productId: 7, securityVersion: 3 };
-  const code = new TextEncoder().encode('export const hello = () => "world";\n');
-  writeFileSync(join(enc, 'enclave.json'), JSON.stringify(manifest));
-  writeFileSync(join(enc, 'main.js'), code);
-  const signed = signEnclave({ code, manifest }, generateSigningKey());
-  writeFileSync(join(enc, 'enclave.sigstruct'), signed.sigstruct);
+  mkdirSync(join(enc, 'src'), { recursive: true });
+  writeFileSync(
+    join(enc, 'enclave.json'),
+    JSON.stringify({ name: 'hello', entry: 'src/enclave.ts', heapSizeMiB: 16, debug: false, productId: 7, securityVersion: 3 }),
+  );
+  writeFileSync(
+    join(enc, 'src', 'enclave.ts'),
+    "import { defineEnclave } from '@cloister/enclave/runtime';\nexport default defineEnclave({ ecalls: { async hi() { return 'hi'; } } });\n",
+  );
+  assert.equal((await run(['enclave', 'build', enc])).code, 0);
+  const signed = await run(['enclave', 'sign', enc, '--json']);
+  assert.equal(signed.code, 0, signed.stderr);
+  const ids = JSON.parse(signed.stdout) as { mrenclave: string; mrsigner: string };
   const quote = join(dir, 'qe.bin');
   const q = await run(['sim', 'quote', '--platform', platform, '--enclave', enc, '--report-data', '01', '--out', quote]);
   assert.equal(q.code, 0, q.stderr);
@@ -93,16 +97,15 @@ test('sim quote --enclave DIR quotes a signed enclave with its measured identity
   const v = await run(['verify', quote, '--collateral', col, '--trust-root', join(dir, 'root.pem'), '--json']);
   assert.equal(v.code, 0, v.stdout);
   const claims = (JSON.parse(v.stdout) as { claims: Record<string, unknown> }).claims;
-  assert.equal(claims['mrenclave'], Buffer.from(signed.mrEnclave).toString('hex'));
-  assert.equal(claims['mrsigner'], Buffer.from(signed.mrSigner).toString('hex'));
+  assert.equal(claims['mrenclave'], ids.mrenclave);
+  assert.equal(claims['mrsigner'], ids.mrsigner);
   assert.equal(claims['isvProdId'], 7);
   assert.equal(claims['isvSvn'], 3);
-  // A changed enclave file no longer matches its SIGSTRUCT.
-  writeFileSync(join(enc, 'main.js'), 'export const hello = () => "tampered";\n');
+  // A bundle changed after signing no longer matches its SIGSTRUCT.
+  writeFileSync(join(enc, 'dist', 'enclave.bundle.mjs'), '\n// tampered\n', { flag: 'a' });
   const bad = await run(['sim', 'quote', '--platform', platform, '--enclave', enc, '--out', join(dir, 'bad.bin')]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /INVALID_SIGNATURE/);
-  assert.ok(readFileSync(join(enc, 'enclave.sigstruct')).length === 1808);
 });
 
 test('sim commands explain bad input', async () => {

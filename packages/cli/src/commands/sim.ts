@@ -15,12 +15,10 @@ import {
   loadPki,
   savePki,
   type EnclaveIdentity,
-  type EnclaveManifest,
   type SimQeTcbStatus,
   type SimTcbStatus,
 } from '@cloister/sgx-sim';
 import { CliError } from '../errors.js';
-import { readInputFile } from '../io.js';
 import { printJson, reportFailure } from '../output.js';
 
 function hexArg(value: string | undefined, bytes: number, what: string, maxOnly = false): Uint8Array {
@@ -122,13 +120,14 @@ export interface SimQuoteOptions {
   readonly out?: string;
 }
 
-/** An enclave directory: enclave.json (manifest), its entry and files, enclave.sigstruct (from the signing step). */
-function loadEnclaveDir(platform: Platform, dir: string): EnclaveIdentity {
-  const manifest = JSON.parse(new TextDecoder().decode(readInputFile(join(dir, 'enclave.json'), 'enclave manifest'))) as EnclaveManifest;
-  const code = readInputFile(join(dir, String(manifest.entry)), 'enclave code');
-  const files = (manifest.files ?? []).map((path) => ({ path, bytes: readInputFile(join(dir, path), 'enclave file') }));
-  const sigstruct = readInputFile(join(dir, 'enclave.sigstruct'), 'SIGSTRUCT');
-  return SimEnclave.load(platform, { code, manifest, files }, sigstruct).identity;
+/**
+ * A signed enclave package (`cloister enclave build` + `sign`): the measured image and SIGSTRUCT come from
+ * @cloister/enclave, so the quote carries the same MRENCLAVE that `cloister enclave sign` printed.
+ */
+async function loadEnclaveIdentity(platform: Platform, dir: string): Promise<EnclaveIdentity> {
+  const { loadEnclaveDir } = await import('@cloister/enclave');
+  const loaded = loadEnclaveDir(dir);
+  return SimEnclave.load(platform, loaded.image, loaded.sigstruct).identity;
 }
 
 export async function simQuoteCommand(opts: SimQuoteOptions): Promise<void> {
@@ -142,7 +141,7 @@ export async function simQuoteCommand(opts: SimQuoteOptions): Promise<void> {
     const pki = await loadPki(platform, opts.platform);
     const identity: EnclaveIdentity =
       opts.enclave !== undefined
-        ? loadEnclaveDir(platform, opts.enclave)
+        ? await loadEnclaveIdentity(platform, opts.enclave)
         : enclaveIdentity({
             mrEnclave: hexArg(opts.mrenclave, 32, '--mrenclave'),
             mrSigner: hexArg(opts.mrsigner, 32, '--mrsigner'),
