@@ -4,12 +4,16 @@
  * Backend `sim`: the SIGSTRUCT is checked against the measured bundle (a changed bundle no longer loads), the
  * simulated CPU takes the enclave's identity from it (@cloister/sgx-sim SimEnclave on the given platform), and the
  * enclave code runs in its own Node process under the permission model (declared files only, no child processes,
- * no workers, no writes), heap limited to the manifest's heapSizeMiB. Backend `gramine` runs inside Gramine-SGX and is
- * started by `gramine-sgx` (docs/developers/gramine.md), not from a host process.
+ * no workers, no writes), heap limited to the manifest's heapSizeMiB. Backend `gramine` launches
+ * `gramineCommand` (default `gramine-sgx <enclave name>` in the enclave directory, which must hold the signed Gramine
+ * manifest: docs/developers/gramine.md) and speaks to the in-enclave runtime over its stdio; platform services are
+ * served inside the enclave by Gramine. BACKEND_UNAVAILABLE if the command is not found.
  */
 import { Platform, SimEnclave, SimQuotingEnclave, loadOrCreatePki } from '@cloister/sgx-sim';
 import { EnclaveError } from './errors.js';
+import { createGramineEnclaveProcess } from './host/create-gramine-enclave.js';
 import { createSimEnclaveProcess, type EnclaveHandle, type HostLogger, type RestartPolicy } from './host/create-sim-enclave.js';
+import { readEnclaveProject } from './package/manifest.js';
 import { loadEnclaveDir } from './package/sign.js';
 import { SimEnclaveServices } from './sim/services.js';
 import type { EcallHandler, EnclaveDefinition } from './types.js';
@@ -30,6 +34,11 @@ export interface CreateEnclaveOptions {
   readonly callTimeoutMs?: number;
   readonly maxPayloadBytes?: number;
   readonly logger?: HostLogger;
+  /**
+   * Backend `gramine`: the launcher and its arguments, run in the enclave directory. Default
+   * `['gramine-sgx', <enclave.json name>]` (i.e. `<name>.manifest.sgx` in the directory).
+   */
+  readonly gramineCommand?: readonly string[];
 }
 
 type AnyDefinition = EnclaveDefinition<Record<string, EcallHandler<never, unknown>>>;
@@ -38,11 +47,24 @@ export type Enclave<D extends AnyDefinition> = EnclaveHandle<D['ecalls']>;
 export async function createEnclave<D extends AnyDefinition>(dir: string, options: CreateEnclaveOptions = {}): Promise<Enclave<D>> {
   const backend = options.backend ?? 'sim';
   if (backend === 'gramine') {
-    throw new EnclaveError(
-      'BACKEND_UNAVAILABLE',
-      'the gramine backend runs the enclave under gramine-sgx (see docs/developers/gramine.md); a host process cannot start it',
-    );
+    const project = readEnclaveProject(dir);
+    if (project.manifest.debug && options.debug !== true) {
+      throw new EnclaveError('INVALID_MANIFEST', `${dir} is a debug enclave: pass { debug: true } to run it`);
+    }
+    const [command, ...args] = options.gramineCommand ?? ['gramine-sgx', project.manifest.name];
+    if (command === undefined) throw new EnclaveError('INVALID_ARGUMENT', 'gramineCommand must not be empty');
+    return createGramineEnclaveProcess<D['ecalls']>({
+      command,
+      args,
+      cwd: project.dir,
+      ...(options.ocalls !== undefined ? { ocalls: options.ocalls } : {}),
+      ...(options.restart !== undefined ? { restart: options.restart } : {}),
+      ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
+      ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    });
   }
+  if (backend !== 'sim') throw new EnclaveError('BACKEND_UNAVAILABLE', `unknown backend ${String(backend)}`);
   const loaded = loadEnclaveDir(dir);
   if (loaded.manifest.debug && options.debug !== true) {
     throw new EnclaveError('INVALID_MANIFEST', `${dir} is a debug enclave: pass { debug: true } to run it`);

@@ -16,6 +16,10 @@
  *   same esbuild version give the same bytes (pin esbuild to reproduce an MRENCLAVE elsewhere).
  * - A two-line preamble gives bundled CommonJS dependencies a `require` (for their `require('fs')`), as an ES module
  *   has none.
+ *
+ * It also writes `<dir>/dist/enclave-runtime.mjs`: the Gramine backend's in-enclave runtime (runtime/gramine-main of
+ * the SDK that builds, with its dependencies) bundled into one self-contained ES module, the file the Gramine
+ * manifest mounts at /cloister/enclave-runtime.mjs and lists among its trusted files (gramine/manifest.ts).
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -29,6 +33,8 @@ const SDK_NAMESPACE = 'cloister-enclave-sdk';
 const SDK_ENTRY = 'enclave-side-api';
 /** The compiled `src/` of this package (…/dist/src/), where the enclave-side modules live. */
 const SDK_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The Gramine runtime's build output, relative to the enclave directory (gramine/manifest.ts expects it there). */
+export const RUNTIME_OUTPUT_PATH = 'dist/enclave-runtime.mjs';
 
 const PREAMBLE =
   "import { createRequire as __cloisterCreateRequire } from 'node:module';\n" +
@@ -37,6 +43,8 @@ const PREAMBLE =
 export interface BuildEnclaveResult {
   /** Absolute path of dist/enclave.bundle.mjs. */
   readonly bundlePath: string;
+  /** Absolute path of dist/enclave-runtime.mjs (the Gramine backend's in-enclave runtime). */
+  readonly runtimePath: string;
   readonly bytes: Uint8Array;
   /** SHA-256 of the bundle, hex. */
   readonly sha256: string;
@@ -83,7 +91,42 @@ function sdkPlugin(): Plugin {
 }
 
 /**
- * Bundle `<dir>`'s entry (enclave.json `entry`) into `<dir>/dist/enclave.bundle.mjs`. EnclaveError INVALID_MANIFEST
+ * The Gramine runtime (runtime/gramine-main.js of this SDK and everything it imports, @cloister/dcap included) as one
+ * ES module; only Node.js built-ins stay external. Paths in it are relative to the SDK's compiled `src/`.
+ */
+async function bundleGramineRuntime(build: typeof import('esbuild').build, outfile: string): Promise<Uint8Array> {
+  const entry = join(SDK_ROOT, 'runtime', 'gramine-main.js');
+  try {
+    const result = await build({
+      absWorkingDir: SDK_ROOT,
+      entryPoints: [entry],
+      outfile,
+      write: false,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      minify: false,
+      sourcemap: false,
+      legalComments: 'none',
+      charset: 'utf8',
+      banner: { js: PREAMBLE },
+      logLevel: 'silent',
+    });
+    const file = result.outputFiles.find((f) => f.path === outfile) ?? result.outputFiles[0];
+    if (file === undefined) throw new EnclaveError('INVALID_MANIFEST', 'esbuild produced no runtime output');
+    return file.contents;
+  } catch (e) {
+    if (EnclaveError.is(e)) throw e;
+    const failure = e as Partial<BuildFailure>;
+    const errors = Array.isArray(failure.errors) ? failure.errors.map(formatMessage) : [(e as Error).message];
+    throw new EnclaveError('INVALID_MANIFEST', `cannot bundle the Gramine runtime ${entry}:\n  ${errors.join('\n  ')}`, { cause: e });
+  }
+}
+
+/**
+ * Bundle `<dir>`'s entry (enclave.json `entry`) into `<dir>/dist/enclave.bundle.mjs`, and write the Gramine runtime
+ * `<dir>/dist/enclave-runtime.mjs`. EnclaveError INVALID_MANIFEST
  * when enclave.json is invalid, the entry is missing, or esbuild reports errors (all of them, in the message).
  */
 export async function buildEnclave(dir: string): Promise<BuildEnclaveResult> {
@@ -124,10 +167,14 @@ export async function buildEnclave(dir: string): Promise<BuildEnclaveResult> {
     const errors = Array.isArray(failure.errors) ? failure.errors.map(formatMessage) : [(e as Error).message];
     throw new EnclaveError('INVALID_MANIFEST', `cannot bundle ${project.manifest.entry}:\n  ${errors.join('\n  ')}`, { cause: e });
   }
+  const runtimePath = join(project.dir, RUNTIME_OUTPUT_PATH);
+  const runtime = await bundleGramineRuntime(build, runtimePath);
   mkdirSync(dirname(bundlePath), { recursive: true });
   writeFileSync(bundlePath, output);
+  writeFileSync(runtimePath, runtime);
   return {
     bundlePath,
+    runtimePath,
     bytes: output,
     sha256: createHash('sha256').update(output).digest('hex'),
     warnings,
