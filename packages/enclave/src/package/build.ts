@@ -90,6 +90,21 @@ function sdkPlugin(): Plugin {
   };
 }
 
+/** The options both bundles share: one deterministic ESM file for Node 20, nothing minified, no source maps. */
+const ESBUILD_COMMON = {
+  write: false,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: false,
+  sourcemap: false,
+  legalComments: 'none',
+  charset: 'utf8',
+  banner: { js: PREAMBLE },
+  logLevel: 'silent',
+} as const;
+
 /**
  * The Gramine runtime (runtime/gramine-main.js of this SDK and everything it imports, @cloister/dcap included) as one
  * ES module; only Node.js built-ins stay external. Paths in it are relative to the SDK's compiled `src/`.
@@ -101,17 +116,7 @@ async function bundleGramineRuntime(build: typeof import('esbuild').build, outfi
       absWorkingDir: SDK_ROOT,
       entryPoints: [entry],
       outfile,
-      write: false,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      minify: false,
-      sourcemap: false,
-      legalComments: 'none',
-      charset: 'utf8',
-      banner: { js: PREAMBLE },
-      logLevel: 'silent',
+      ...ESBUILD_COMMON,
     });
     const file = result.outputFiles.find((f) => f.path === outfile) ?? result.outputFiles[0];
     if (file === undefined) throw new EnclaveError('INVALID_MANIFEST', 'esbuild produced no runtime output');
@@ -144,17 +149,7 @@ export async function buildEnclave(dir: string): Promise<BuildEnclaveResult> {
       absWorkingDir: project.dir,
       entryPoints: [project.entryPath],
       outfile: bundlePath,
-      write: false,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      minify: false,
-      sourcemap: false,
-      legalComments: 'none',
-      charset: 'utf8',
-      banner: { js: PREAMBLE },
-      logLevel: 'silent',
+      ...ESBUILD_COMMON,
       plugins: [sdkPlugin()],
     });
     const file = result.outputFiles.find((f) => f.path === bundlePath) ?? result.outputFiles[0];
