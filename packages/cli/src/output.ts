@@ -6,7 +6,7 @@ export interface Failure {
 }
 
 /** The typed errors of Cloister's packages, each with a stable string `code` (checked by name: no package is loaded). */
-const TYPED_ERRORS: ReadonlySet<string> = new Set(['CliError', 'DcapError', 'SimError', 'AgentError', 'EnclaveError']);
+const TYPED_ERRORS: ReadonlySet<string> = new Set(['CliError', 'DcapError', 'SimError', 'AgentError', 'EnclaveError', 'RatlsError']);
 
 export function failureOf(e: unknown): Failure | undefined {
   if (e instanceof Error && TYPED_ERRORS.has(e.name) && typeof (e as { code?: unknown }).code === 'string') {

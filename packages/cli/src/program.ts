@@ -21,6 +21,8 @@ const enclaveInitCommand = lazy(async () => (await import('./commands/enclave.js
 const enclaveBuildCommand = lazy(async () => (await import('./commands/enclave.js')).enclaveBuildCommand);
 const enclaveSignCommand = lazy(async () => (await import('./commands/enclave.js')).enclaveSignCommand);
 const enclaveMeasureCommand = lazy(async () => (await import('./commands/enclave.js')).enclaveMeasureCommand);
+const ratlsInspectCommand = lazy(async () => (await import('./commands/ratls.js')).ratlsInspectCommand);
+const ratlsVerifyCommand = lazy(async () => (await import('./commands/ratls.js')).ratlsVerifyCommand);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -184,6 +186,30 @@ export function buildProgram(): Command {
     .option('--verify', "verify a `quote` in the result against this enclave's MRENCLAVE (simulated platform)")
     .option('--debug', 'allow a debug enclave')
     .action(enclaveRunCommand);
+
+  const ratls = program
+    .command('ratls')
+    .description('RA-TLS certificates: TCG DICE, Gramine, Intel SGX SDK, Open Enclave and EGo attestation evidence');
+  ratls
+    .command('inspect')
+    .description('print the evidence formats, claims and public-key binding of an RA-TLS certificate (no verification)')
+    .argument('<cert>', 'certificate file: PEM or DER')
+    .option('--json', 'print JSON')
+    .action(ratlsInspectCommand);
+  ratls
+    .command('verify')
+    .description('verify an RA-TLS certificate: its evidence, the key binding, the quote and a policy (exit 0: verified, 1: not)')
+    .argument('<cert>', 'certificate file: PEM or DER')
+    .option('--collateral <file>', 'collateral bundle (dcap-qvl QuoteCollateralV3 JSON) for full quote verification')
+    .option('--now <iso>', 'verification time (default: now)')
+    .option('--trust-root <file>', 'certificate whose public key is a trust anchor instead of the Intel SGX Root CA (repeatable)', collect)
+    .option('--signatures-only', 'without collateral: check the quote signatures, PCK chain and binding, not the TCB status')
+    .option('--policy <json>', 'policy JSON (inline or a file): mrenclave, mrsigner, productId, minSecurityVersion, acceptedTcbStatuses…')
+    .option('--allow-debug', 'accept a debug enclave')
+    .option('--allow-simulated', 'accept evidence from a simulated platform (chained to a --trust-root that is not Intel)')
+    .option('--allow-expired-collateral', 'accept collateral outside its validity, as Intel QvE does')
+    .option('--json', 'print the result as JSON')
+    .action(ratlsVerifyCommand);
 
   return program;
 }
