@@ -36,3 +36,11 @@ export function toJsonValue(value: unknown): unknown {
   }
   return value;
 }
+
+/** An optional ISO-8601 time flag (`--now`) as epoch ms; INVALID_ARGUMENT when it does not parse. */
+export function timeOption(value: string | undefined, flag = '--now'): number | undefined {
+  if (value === undefined) return undefined;
+  const t = Date.parse(value);
+  if (!Number.isFinite(t)) throw new CliError('INVALID_ARGUMENT', `${flag} ${value} is not an ISO-8601 time`);
+  return t;
+}

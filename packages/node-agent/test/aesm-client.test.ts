@@ -19,7 +19,7 @@ import {
   Response_SelectAttKeyIDResponseSchema,
   Response_UnsupportedRequestResponseSchema,
 } from '../gen/aesm/message/messages_pb.js';
-import { Platform, SGX_FLAGS, SimQuotingEnclave, createSimPki, ereportFor, type EnclaveIdentity } from '@cloister/sgx-sim';
+import { Platform, SimQuotingEnclave, createSimPki, enclaveIdentity, ereportFor, type EnclaveIdentity } from '@cloister/sgx-sim';
 import { AgentError } from '../src/errors.js';
 import { QuoteHelperServer } from '../src/aesm/quote-helper-server.js';
 import {
@@ -462,19 +462,7 @@ describe('AesmClient: errors', () => {
 });
 
 describe('AesmClient ↔ QuoteHelperServer (the simulated QE behind the same socket protocol)', () => {
-  const APP: EnclaveIdentity = {
-    mrEnclave: filled(32, 0xa1),
-    mrSigner: filled(32, 0xb2),
-    flags: SGX_FLAGS.INITTED | SGX_FLAGS.MODE64BIT,
-    xfrm: 0x03n,
-    miscSelect: 0,
-    isvProdId: 1,
-    isvSvn: 1,
-    configId: new Uint8Array(64),
-    configSvn: 0,
-    isvExtProdId: new Uint8Array(16),
-    isvFamilyId: new Uint8Array(16),
-  };
+  const APP: EnclaveIdentity = enclaveIdentity({ mrEnclave: filled(32, 0xa1), mrSigner: filled(32, 0xb2), isvProdId: 1, isvSvn: 1 });
 
   it('runs libsgx_dcap_ql’s out-of-proc sequence end to end', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cloister-aesm-interop-'));

@@ -5,7 +5,7 @@
 import { INTEL_SGX_ROOT_CA, trustAnchorFromCertificate } from '@cloister/dcap';
 import { inspectAttestedCertificate, verifyAttestedCertificate, type AttestedPolicy } from '@cloister/ratls';
 import { CliError } from '../errors.js';
-import { readInputFile, readTextInput, toJsonValue } from '../io.js';
+import { readInputFile, readTextInput, timeOption, toJsonValue } from '../io.js';
 import { printJson, reportFailure } from '../output.js';
 
 type VerifyOptionsArg = NonNullable<Parameters<typeof verifyAttestedCertificate>[2]>;
@@ -87,11 +87,7 @@ function parsePolicy(arg: string | undefined): AttestedPolicy {
 export async function ratlsVerifyCommand(certPath: string, opts: RatlsVerifyOptions): Promise<void> {
   const json = opts.json === true;
   try {
-    let now: number | undefined;
-    if (opts.now !== undefined) {
-      now = Date.parse(opts.now);
-      if (!Number.isFinite(now)) throw new CliError('INVALID_ARGUMENT', `--now ${opts.now} is not an ISO-8601 time`);
-    }
+    const now = timeOption(opts.now);
     const signaturesOnly = opts.signaturesOnly === true;
     if (opts.collateral === undefined && !signaturesOnly) {
       throw new CliError('INVALID_ARGUMENT', 'give --collateral FILE, or --signatures-only to check the quote signatures and binding only');

@@ -1,8 +1,7 @@
 /** `cloister verify QUOTE --collateral FILE …`: full DCAP verification with @cloister/dcap. */
 import { INTEL_SGX_ROOT_CA, QuoteVerifier, trustAnchorFromCertificate, type VerificationResult } from '@cloister/dcap';
 import { nodeCryptoProvider } from '@cloister/dcap/node';
-import { CliError } from '../errors.js';
-import { readBinaryInput, readInputFile, readTextInput } from '../io.js';
+import { readBinaryInput, readInputFile, readTextInput, timeOption } from '../io.js';
 import { printJson, reportFailure } from '../output.js';
 
 export interface VerifyCommandOptions {
@@ -18,11 +17,7 @@ export interface VerifyCommandOptions {
 export async function verifyCommand(quotePath: string, opts: VerifyCommandOptions): Promise<void> {
   const json = opts.json === true;
   try {
-    let now: number | undefined;
-    if (opts.now !== undefined) {
-      now = Date.parse(opts.now);
-      if (!Number.isFinite(now)) throw new CliError('INVALID_ARGUMENT', `--now ${opts.now} is not an ISO-8601 time`);
-    }
+    const now = timeOption(opts.now);
     const quote = readBinaryInput(quotePath, 'quote');
     const collateral = readTextInput(opts.collateral, 'collateral');
     const trustAnchors =
