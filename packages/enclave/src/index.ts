@@ -20,7 +20,7 @@ export {
   createGramineEnclaveProcess,
   type GramineEnclaveProcessOptions,
 } from './host/create-gramine-enclave.js';
-export type { EnclaveTransport } from './host/enclave-host.js';
+export type { EnclaveTransport, EnclaveProcessCommonOptions } from './host/enclave-host.js';
 export { SimEnclaveServices, quotingMode, type SimServicesOptions, type QuotingMode } from './sim/services.js';
 export { buildEnclave, type BuildEnclaveResult } from './package/build.js';
 export { initEnclaveProject, type InitEnclaveOptions, type InitEnclaveResult } from './package/init.js';

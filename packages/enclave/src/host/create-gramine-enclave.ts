@@ -22,9 +22,14 @@ import { EnclaveError } from '../errors.js';
 import type { EcallHandler } from '../types.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../runtime/protocol.js';
 import { DEFAULT_MAX_FRAME_BYTES, createStdioChannel } from '../runtime/stdio-channel.js';
-import { startEnclaveHost, type EnclaveHandle, type EnclaveTransport, type HostLogger, type RestartPolicy } from './enclave-host.js';
+import {
+  startEnclaveHost,
+  type EnclaveHandle,
+  type EnclaveProcessCommonOptions,
+  type EnclaveTransport,
+} from './enclave-host.js';
 
-export interface GramineEnclaveProcessOptions {
+export interface GramineEnclaveProcessOptions extends EnclaveProcessCommonOptions {
   /** The launcher, looked up in PATH unless it contains a slash. Default `gramine-sgx`. */
   readonly command?: string;
   /** Its arguments. Default `[manifestName]`. */
@@ -35,18 +40,7 @@ export interface GramineEnclaveProcessOptions {
   readonly cwd?: string;
   /** The LAUNCHER's environment (default process.env). Under Gramine it does not reach the enclave: loader.env does. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly ocalls?: Readonly<Record<string, (args: never) => unknown>>;
-  /** Largest serialized argument / result / ocall payload, both directions. Default 16 MiB, at most 64 MiB − 64 KiB. */
-  readonly maxPayloadBytes?: number;
-  /** Per-call timeout (TIMEOUT); 0 = none (default). */
-  readonly callTimeoutMs?: number;
-  readonly restart?: RestartPolicy;
-  readonly maxRestarts?: number;
-  readonly restartBackoffMs?: number;
-  /** Receives the enclave's ctx.log, its stderr lines, and lifecycle events. Without it, stderr is inherited. */
-  readonly logger?: HostLogger;
-  /** Time allowed for the launch + bundle load (default 120 s: Gramine commits the whole enclave at start). */
-  readonly loadTimeoutMs?: number;
+  // maxPayloadBytes: at most 64 MiB − 64 KiB (the stdio frame cap less an envelope).
 }
 
 const ENVELOPE_BYTES = 64 * 1024;

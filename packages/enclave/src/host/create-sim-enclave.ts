@@ -24,14 +24,13 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from '../runtime/protocol.js';
 import {
   startEnclaveHost,
   type EnclaveHandle,
+  type EnclaveProcessCommonOptions,
   type EnclaveTransport,
-  type HostLogger,
-  type RestartPolicy,
 } from './enclave-host.js';
 
 export type { EnclaveExit, EnclaveHandle, EnclaveHealth, EnclaveTransport, HostLogger, RestartPolicy } from './enclave-host.js';
 
-export interface SimEnclaveProcessOptions {
+export interface SimEnclaveProcessOptions extends EnclaveProcessCommonOptions {
   /** Absolute path of the enclave's single-file ESM bundle. */
   readonly bundlePath: string;
   /** Files / directories the manifest declares readable (a directory grants its subtree). */
@@ -39,22 +38,8 @@ export interface SimEnclaveProcessOptions {
   /** The enclave's environment: exactly these variables (the manifest's allowlist with their values). */
   readonly env?: Readonly<Record<string, string>>;
   readonly services: EnclaveServices;
-  readonly ocalls?: Readonly<Record<string, (args: never) => unknown>>;
   /** V8 old-space limit of the enclave process (`--max-old-space-size`), the simulated EPC budget. */
   readonly heapSizeMiB: number;
-  /** Largest serialized argument / result / ocall payload, both directions. Default 16 MiB. */
-  readonly maxPayloadBytes?: number;
-  /** Per-call timeout (TIMEOUT); 0 = none (default). The enclave keeps running; a late result is dropped. */
-  readonly callTimeoutMs?: number;
-  readonly restart?: RestartPolicy;
-  /** Consecutive restarts allowed before giving up (default 5). */
-  readonly maxRestarts?: number;
-  /** First restart delay (default 100 ms), doubled per consecutive crash up to 5 s. */
-  readonly restartBackoffMs?: number;
-  /** Receives the enclave's ctx.log, its stdout/stderr lines, and lifecycle events. Without it, stdio is inherited. */
-  readonly logger?: HostLogger;
-  /** Time allowed for fork + bundle load (default 30 s). */
-  readonly loadTimeoutMs?: number;
 }
 
 /**

@@ -75,6 +75,24 @@ export interface EnclaveHandle<E extends Record<string, EcallHandler<never, unkn
 }
 
 /** One enclave process as seen by the host: a message channel plus the process's life. */
+/** Options both process backends share (sim: fork + IPC; gramine: gramine-sgx + framed stdio). */
+export interface EnclaveProcessCommonOptions {
+  readonly ocalls?: Readonly<Record<string, (args: never) => unknown>>;
+  /** Largest serialized argument / result / ocall payload, both directions. Default 16 MiB. */
+  readonly maxPayloadBytes?: number;
+  /** Per-call timeout (TIMEOUT); 0 = none (default). The enclave keeps running; a late result is dropped. */
+  readonly callTimeoutMs?: number;
+  readonly restart?: RestartPolicy;
+  /** Consecutive restarts allowed before giving up (default 5). */
+  readonly maxRestarts?: number;
+  /** First restart delay (default 100 ms), doubled per consecutive crash up to 5 s. */
+  readonly restartBackoffMs?: number;
+  /** Receives the enclave's ctx.log, its output lines, and lifecycle events. Without it, output is inherited. */
+  readonly logger?: HostLogger;
+  /** Time allowed for the start and the bundle load (sim default 30 s; gramine 120 s: Gramine commits the enclave). */
+  readonly loadTimeoutMs?: number;
+}
+
 export interface EnclaveTransport {
   /** Best effort: a message to a closed transport is dropped (its exit fails the pending calls). */
   send(message: unknown): void;
