@@ -12,7 +12,7 @@ import { startHttp, type HttpHandle } from './http.js';
 import { createLogger } from './log.js';
 import { createAgentMetrics } from './metrics.js';
 import { PluginManager } from './plugin-manager.js';
-import { QuoteHelperService } from './quote-helper-service.js';
+import type { QuoteHelperService } from './quote-helper-service.js';
 import { buildResources, type BuiltResources, type ResourceKind } from './resources/index.js';
 
 export interface NodeAgentOptions {
@@ -117,6 +117,8 @@ export class NodeAgent {
       this.log.info({ port: this.#http.port }, 'metrics and probes listening');
     }
     if (this.#o.quoteHelper !== undefined) {
+      // Loaded only when asked for: the simulated QE (and its X.509 stack) stays out of a device-plugin-only agent.
+      const { QuoteHelperService } = await import('./quote-helper-service.js');
       this.#quoteHelper = new QuoteHelperService({
         ...this.#o.quoteHelper,
         simulate: this.#o.quoteHelper.simulate ?? this.#o.simulate !== undefined,

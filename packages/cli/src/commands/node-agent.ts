@@ -1,5 +1,5 @@
 /** `cloister node-agent`: the SGX device plugin (docs/operators/device-plugin.md). Runs until SIGTERM / SIGINT. */
-import { AgentError, NodeAgent, RESOURCE_KINDS, createLogger, type ResourceKind } from '@cloister/node-agent';
+import { AgentError, NodeAgent, RESOURCE_KINDS, createLogger, type ResourceKind } from '@cloister/node-agent/agent';
 import { CliError } from '../errors.js';
 import { reportFailure } from '../output.js';
 
