@@ -1,6 +1,6 @@
 /**
  * @cloister/testkit (private, tests only).
- * Test access to the real third-party corpus in ../shared/testdata (FORMAT.md, PROVENANCE.md) and to the repository.
+ * Test access to the real third-party corpus in testdata/ (copied from the project's shared folder) (FORMAT.md, PROVENANCE.md) and to the repository.
  */
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -18,7 +18,7 @@ function findRepoRoot(): string {
 }
 
 export const repoRoot = findRepoRoot();
-export const testdataDir = join(repoRoot, '..', 'shared', 'testdata');
+export const testdataDir = join(repoRoot, 'testdata');
 export const dcapDir = join(testdataDir, 'dcap');
 
 export interface CaseJson {
