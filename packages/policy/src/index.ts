@@ -1,2 +1,33 @@
-/** @cloister/policy: One enclave-identity policy engine: strict schema, one evaluator, typed failures naming the rule; browser-safe. */
-export {};
+/**
+ * @cloister/policy — the one enclave-identity policy engine: a strict schema (parsePolicy), one evaluator
+ * (evaluatePolicy throws, decidePolicy returns the decision), one typed error naming the key or the failed rule, and
+ * the one identity vocabulary (dcap's claim names). Browser-safe: no Node built-ins.
+ * See docs/attestation/policy.md.
+ */
+export { POLICY_ERROR_CODES, PolicyError, type PolicyErrorCode, type PolicyErrorDetails } from './errors.js';
+export {
+  DEFAULT_ACCEPTED_TCB_STATUSES,
+  MAX_LIST_ENTRIES,
+  MAX_POLICY_JSON,
+  POLICY_KEYS,
+  parsePolicy,
+  parsePolicyJson,
+  policyToJson,
+} from './schema.js';
+export { decidePolicy, evaluatePolicy, mismatchError } from './evaluate.js';
+export { IDENTITY_FIELDS, enclaveIdentity, type IdentityField } from './vocabulary.js';
+export {
+  POLICY_RULES,
+  type EnclaveIdentity,
+  type EnclavePolicy,
+  type MrenclavePolicy,
+  type MrsignerPolicy,
+  type Policy,
+  type PolicyCommon,
+  type PolicyDecision,
+  type PolicyEvidence,
+  type PolicyOptIn,
+  type PolicyRule,
+  type RuleCheck,
+  type RuleOutcome,
+} from './types.js';

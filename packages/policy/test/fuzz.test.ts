@@ -1,0 +1,105 @@
+/**
+ * Random input never escapes the typed errors: parsePolicy on arbitrary JSON (and on near-policies built from the real
+ * keys with random values) either returns a policy or throws PolicyError POLICY_INVALID with a key; a parsed policy
+ * held against random evidence either passes or throws PolicyError POLICY_MISMATCH whose rule is the decision's first
+ * failure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { POLICY_KEYS, POLICY_RULES, PolicyError, decidePolicy, evaluatePolicy, parsePolicy, parsePolicyJson, policyToJson, type Policy, type PolicyEvidence } from '../src/index.js';
+
+const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
+const value = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }),
+  hex(32),
+  fc.array(hex(32), { maxLength: 3 }),
+  fc.integer({ min: -2, max: 70000 }),
+  fc.boolean(),
+  fc.constantFrom(['UpToDate'], ['SWHardeningNeeded', 'OutOfDate'], ['INTEL-SA-00334'], 'ab', ''),
+);
+const key = fc.oneof(fc.constantFrom(...POLICY_KEYS), fc.constantFrom('mrenclaev', 'productId', '__proto__'), fc.string({ maxLength: 8 }));
+const nearPolicy = fc.dictionary(key, value, { maxKeys: 6 });
+
+function parseOrInvalid(input: unknown): Policy | undefined {
+  try {
+    return parsePolicy(input);
+  } catch (e) {
+    assert.ok(PolicyError.is(e), `not a PolicyError: ${String(e)}`);
+    assert.equal(e.code, 'POLICY_INVALID');
+    assert.equal(typeof e.key, 'string');
+    return undefined;
+  }
+}
+
+test('random JSON → a policy or POLICY_INVALID, nothing else', () => {
+  fc.assert(fc.property(fc.jsonValue({ maxDepth: 3 }), (v) => void parseOrInvalid(v)), { numRuns: 400 });
+  fc.assert(
+    fc.property(fc.string({ maxLength: 60 }), (s) => {
+      try {
+        parsePolicyJson(s);
+      } catch (e) {
+        assert.ok(PolicyError.is(e) && e.code === 'POLICY_INVALID', String(e));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('near-policies: accepted ones round-trip through policyToJson; refused ones name a key', () => {
+  let accepted = 0;
+  fc.assert(
+    fc.property(nearPolicy, (v) => {
+      const p = parseOrInvalid(v);
+      if (p === undefined) return;
+      accepted++;
+      assert.deepEqual(parsePolicy(JSON.parse(JSON.stringify(policyToJson(p)))), p);
+    }),
+    { numRuns: 600 },
+  );
+  assert.ok(accepted > 0, 'some random policies are valid');
+});
+
+const evidence: fc.Arbitrary<PolicyEvidence> = fc.record({
+  teeType: fc.constantFrom('SGX', 'TDX'),
+  simulated: fc.boolean(),
+  status: fc.constantFrom('UpToDate', 'SWHardeningNeeded', 'OutOfDate', 'Revoked'),
+  advisoryIds: fc.array(fc.constantFrom('INTEL-SA-00334', 'INTEL-SA-00615'), { maxLength: 2 }),
+  claims: fc.record({
+    mrenclave: hex(32),
+    mrsigner: hex(32),
+    isvProdId: fc.integer({ min: 0, max: 3 }),
+    isvSvn: fc.integer({ min: 0, max: 3 }),
+    debug: fc.boolean(),
+    reportData: hex(64),
+  }),
+});
+
+test('random evidence → the decision or POLICY_MISMATCH naming its first failed rule', () => {
+  const policy = fc.record(
+    {
+      mrenclave: fc.oneof(hex(32), fc.array(hex(32), { minLength: 1, maxLength: 2 })),
+      isvProdId: fc.integer({ min: 0, max: 3 }),
+      minIsvSvn: fc.integer({ min: 0, max: 3 }),
+      allowDebug: fc.boolean(),
+      allowSimulated: fc.boolean(),
+      acceptedTcbStatuses: fc.constantFrom(['UpToDate'], ['UpToDate', 'SWHardeningNeeded'], ['OutOfDate']),
+    },
+    { requiredKeys: ['mrenclave'] },
+  );
+  fc.assert(
+    fc.property(policy, evidence, fc.boolean(), (pol, ev, pin) => {
+      const p = pin ? { ...pol, mrenclave: ev.claims['mrenclave'] as string } : pol;
+      const d = decidePolicy(p, ev);
+      try {
+        assert.deepEqual(evaluatePolicy(p, ev), d);
+        assert.equal(d.ok, true);
+      } catch (e) {
+        assert.ok(PolicyError.is(e) && e.code === 'POLICY_MISMATCH', String(e));
+        assert.ok(POLICY_RULES.includes(e.rule!));
+        assert.equal(e.rule, d.failures[0]?.rule);
+      }
+    }),
+    { numRuns: 400 },
+  );
+});
