@@ -28,6 +28,11 @@ export const DCAP_ERROR_CODES = [
   'SGX_CRL_UNKNOWN_ISSUER',
   'SGX_CRL_INVALID_EXTENSIONS',
   'SGX_CRL_INVALID_SIGNATURE',
+  // PCK CRL issuer chain (PckCrlVerifier::verify / verifyCRLIssuerCertChain)
+  'SGX_ROOT_CA_INVALID',
+  'SGX_ROOT_CA_UNTRUSTED',
+  'SGX_CA_CERT_INVALID',
+  'SGX_CA_CERT_UNSUPPORTED_FORMAT',
   // revocation
   'SGX_INTERMEDIATE_CA_REVOKED',
   'SGX_PCK_REVOKED',
@@ -64,6 +69,8 @@ export const DCAP_ERROR_CODES = [
   // Cloister's own: input bytes are neither raw, hex nor base64 / a collateral source could not deliver
   'INVALID_INPUT_ENCODING',
   'COLLATERAL_UNAVAILABLE',
+  // Cloister's own: an input over its size, nesting or element budget, refused before it is decoded or parsed
+  'INPUT_TOO_LARGE',
 ] as const;
 
 export type DcapErrorCode = (typeof DCAP_ERROR_CODES)[number];

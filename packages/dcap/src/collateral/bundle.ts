@@ -10,6 +10,7 @@
 import { DcapError, type DcapErrorCode } from '../errors.js';
 import { toHex, tryDecodeUtf8, tryFromHex } from '../util/bytes.js';
 import { decodePemBlocks } from '../util/pem.js';
+import { checkJsonBudget } from '../util/json-budget.js';
 import { parseEnclaveIdentity } from './enclave-identity.js';
 import { rawJsonMember } from './json-span.js';
 import { parseTcbInfo } from './tcb-info.js';
@@ -115,6 +116,7 @@ export function parseCollateralBundle(input: string | object): CollateralBundle 
     if (input.length > 4 * BUNDLE_MAX_VALUE_LENGTH) {
       throw new DcapError('INVALID_INPUT_ENCODING', 'collateral bundle is too long');
     }
+    checkJsonBudget(input, 'collateral bundle');
     try {
       obj = JSON.parse(input);
     } catch {

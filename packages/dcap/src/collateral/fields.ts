@@ -2,6 +2,7 @@
  * Strict field readers shared by the TCB Info and Enclave Identity parsers. Every failure is a {@link DcapError} with
  * the caller's code and a JSON path (`tcbLevels[2].tcb.pcesvn`) so that a rejected collateral file is easy to find.
  */
+import { checkJsonBudget } from '../util/json-budget.js';
 import { DcapError, type DcapErrorCode } from '../errors.js';
 import { tryFromHex } from '../util/bytes.js';
 import type { IsvTcbLevel } from './types.js';
@@ -171,6 +172,7 @@ export function isvTcbLevelsField(ctx: FieldContext, obj: JsonObject): IsvTcbLev
 export function parseJsonObject(body: unknown, code: DcapErrorCode, what: string, maxLength: number): JsonObject {
   if (typeof body !== 'string') throw new DcapError(code, `${what} is not a string`);
   if (body.length > maxLength) throw new DcapError(code, `${what} is longer than ${maxLength} characters`);
+  checkJsonBudget(body, what);
   let value: unknown;
   try {
     value = JSON.parse(body);

@@ -1,12 +1,17 @@
 /**
  * A caching {@link CollateralProvider}: one entry per (TEE, FMSPC, CA), kept until the earliest `nextUpdate` of the
  * TCB info, the QE identity and both CRLs; concurrent requests for the same key share one fetch; failures are not
- * cached; least recently used entries are evicted beyond `maxEntries`.
+ * cached; least recently used entries are evicted beyond `maxEntries`. Only collateral whose signatures and chains
+ * verified ({@link QuoteVerifier.verifyCollateral}) is cached: one tampered upstream answer with a far `nextUpdate`
+ * is refused, never served until then.
  */
 import { parseEnclaveIdentity } from '../collateral/enclave-identity.js';
 import { parseTcbInfo } from '../collateral/tcb-info.js';
 import type { CollateralBundle } from '../collateral/types.js';
 import { parseCrl } from '../x509/crl.js';
+import { QuoteVerifier } from '../verify/verifier.js';
+import type { TrustAnchor } from '../verify/trust-anchor.js';
+import { nodeCryptoProvider } from './crypto.js';
 import { type CollateralProvider, type CollateralRequest, normalizeCollateralRequest } from './collateral-providers.js';
 
 /** The CRL's `nextUpdate` in ms since the epoch; undefined when absent or when `der` is not a CRL. */
@@ -28,6 +33,10 @@ export interface CachingProviderOptions {
   readonly now?: () => number;
   /** A CRL's nextUpdate; default {@link crlNextUpdate}. A CRL without one does not limit the entry's life. */
   readonly crlNextUpdate?: (der: Uint8Array) => number | undefined;
+  /** Roots the collateral must chain to before it is cached. Default: the verifier's (the Intel SGX Root CA). */
+  readonly trustAnchors?: readonly TrustAnchor[];
+  /** Verifies the collateral's signatures and chains. Default: a QuoteVerifier with the node:crypto provider. */
+  readonly verifier?: QuoteVerifier;
 }
 
 export interface CachingCollateralProvider extends CollateralProvider {
@@ -54,7 +63,8 @@ function copyBundle(b: CollateralBundle): CollateralBundle {
 /**
  * Wraps `inner`. An entry is served while `now() < expiresAt`, where `expiresAt` is the earliest of the TCB info and
  * QE identity `nextUpdate` and the CRLs' nextUpdate. A bundle whose TCB info or QE identity does not parse is an error
- * (not cached). Callers get their own copy of the byte arrays.
+ * (not cached), and so is one whose signatures or chains do not verify to the trust anchors. Callers get their own copy
+ * of the byte arrays.
  */
 export function createCachingProvider(
   inner: CollateralProvider,
@@ -64,6 +74,8 @@ export function createCachingProvider(
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
   const now = options.now ?? Date.now;
   const nextUpdateOfCrl = options.crlNextUpdate ?? crlNextUpdate;
+  const verifier = options.verifier ?? new QuoteVerifier({ crypto: nodeCryptoProvider() });
+  const anchors = options.trustAnchors !== undefined ? { trustAnchors: options.trustAnchors } : {};
   const entries = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Entry>>();
 
@@ -78,8 +90,10 @@ export function createCachingProvider(
   }
 
   async function load(key: string, req: CollateralRequest): Promise<Entry> {
-    const bundle = await inner.getCollateral(req);
-    const entry: Entry = { bundle: copyBundle(bundle), expiresAt: expiryOf(bundle) };
+    // A private copy first: what is verified is what is kept.
+    const bundle = copyBundle(await inner.getCollateral(req));
+    await verifier.verifyCollateral(bundle, anchors);
+    const entry: Entry = { bundle, expiresAt: expiryOf(bundle) };
     if (now() < entry.expiresAt) {
       entries.delete(key);
       entries.set(key, entry);

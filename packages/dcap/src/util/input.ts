@@ -10,6 +10,10 @@
  * 4. text that is valid base64 or base64url (padding optional): base64;
  * 5. otherwise raw (the quote parser then reports what is wrong with it).
  * Empty or whitespace-only input is INVALID_INPUT_ENCODING.
+ *
+ * Bounded before anything is decoded: input longer than {@link MAX_BINARY_INPUT_BYTES} (raw) or
+ * {@link MAX_TEXT_INPUT_CHARS} (text, room for hex of the largest raw input plus line wrapping) is INPUT_TOO_LARGE.
+ * Quotes are a few kB (a TDX quote with its PCK chain is under 10 kB), Open Enclave evidence a little more.
  */
 import { DcapError } from '../errors.js';
 import { tryFromBase64, tryFromHex } from './bytes.js';
@@ -55,11 +59,19 @@ function compactAscii(data: Uint8Array): string | undefined {
 
 const HEX_ONLY = /^[0-9a-fA-F]+$/;
 
+/** Largest raw quote or evidence accepted (1 MiB). */
+export const MAX_BINARY_INPUT_BYTES = 1024 * 1024;
+/** Largest hex / base64 text accepted: hex of {@link MAX_BINARY_INPUT_BYTES} plus a quarter for whitespace. */
+export const MAX_TEXT_INPUT_CHARS = 2 * MAX_BINARY_INPUT_BYTES + MAX_BINARY_INPUT_BYTES / 2;
+
 /** Decodes raw / hex / base64 / base64url input to bytes (see the module comment for the detection rules). */
 export function decodeBinaryInput(data: Uint8Array): Uint8Array {
-  if (looksRaw(data)) return data;
+  if (data.length > MAX_TEXT_INPUT_CHARS) {
+    throw new DcapError('INPUT_TOO_LARGE', `input is ${data.length} bytes, more than the ${MAX_TEXT_INPUT_CHARS} accepted`);
+  }
+  if (looksRaw(data)) return rawWithinBound(data);
   const text = compactAscii(data);
-  if (text === undefined) return data;
+  if (text === undefined) return rawWithinBound(data);
   if (text.length === 0) throw new DcapError('INVALID_INPUT_ENCODING', 'input is empty or only whitespace');
   if (HEX_ONLY.test(text)) {
     const bytes = tryFromHex(text);
@@ -73,5 +85,12 @@ export function decodeBinaryInput(data: Uint8Array): Uint8Array {
   }
   const b64 = tryFromBase64(text);
   if (b64 !== undefined && b64.length > 0) return b64;
+  return rawWithinBound(data);
+}
+
+function rawWithinBound(data: Uint8Array): Uint8Array {
+  if (data.length > MAX_BINARY_INPUT_BYTES) {
+    throw new DcapError('INPUT_TOO_LARGE', `input is ${data.length} bytes, more than the ${MAX_BINARY_INPUT_BYTES} accepted`);
+  }
   return data;
 }

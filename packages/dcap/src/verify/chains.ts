@@ -217,3 +217,61 @@ export async function verifySigningChain(input: {
   }
   return { root, signer, anchor };
 }
+
+/** PCK CRL issuers (X509Constants.h PCK_PROCESSOR_CRL_ISSUER / PCK_PLATFORM_CRL_ISSUER, by common-name phrase). */
+const PCK_CRL_ISSUER_PHRASES = ['SGX PCK Processor CA', 'SGX PCK Platform CA'];
+
+/**
+ * QVL's verifyCRLIssuerCertChain wants exactly 2 certificates (leaf and root). Recorded PCS data carries more
+ * (google/go-tdx-guest's pckCrlIssuerChain: Platform CA, root, TCB Signing, root), and QvE's quote path never checks
+ * this chain, so Cloister accepts extra certificates after finding the leaf and the root; a bound keeps the work small.
+ */
+const MAX_PCK_CRL_ISSUER_CHAIN = 8;
+
+const isPckCaName = (name: string | undefined): boolean => PCK_CRL_ISSUER_PHRASES.some((p) => (name ?? '').includes(p));
+
+/**
+ * The collateral's `pck_crl_issuer_chain` against the PCK CRL, as Intel QVL's PckCrlVerifier::verify(crl, chain,
+ * trustedRoot) does it (Verifiers/PckCrlVerifier.cpp, reached through sgxAttestationVerifyPCKRevocationList):
+ *   verifyCRLIssuerCertChain — a self-signed root in the chain (SGX_ROOT_CA_INVALID, SGX_CA_CERT_INVALID); a PCK CRL
+ *   needs a chain of at least 2 certificates (SGX_CA_CERT_UNSUPPORTED_FORMAT; see {@link MAX_PCK_CRL_ISSUER_CHAIN})
+ *   whose leaf is the Processor or Platform CA signed by that root (SGX_CA_CERT_INVALID); a CRL from any other issuer,
+ *   or one whose issuer is not in the chain, is SGX_CRL_UNKNOWN_ISSUER;
+ *   verify(crl, leaf) — the leaf is the CRL's issuer, the CRL has the required extensions and the leaf's signature;
+ *   the chain's root is a trusted root (SGX_ROOT_CA_UNTRUSTED; pinned by public key here, as every Cloister anchor).
+ * Subjects are matched by common-name phrase, as in the other chain checks, so that a simulated hierarchy fits.
+ */
+export async function verifyPckCrlIssuerChain(input: {
+  readonly chain: readonly Certificate[];
+  readonly pckCrl: Crl;
+  readonly anchors: readonly TrustAnchor[];
+  readonly sigs: SignatureChecker;
+}): Promise<void> {
+  const { chain, pckCrl, sigs } = input;
+  const root = chain.find((c) => selfIssued(c) && cn(c).includes('SGX Root CA'));
+  if (root === undefined) throw new DcapError('SGX_ROOT_CA_INVALID', 'the PCK CRL issuer chain has no "SGX Root CA" root');
+  if (!(await sigs.verifySignedBy(root, root))) {
+    throw new DcapError('SGX_CA_CERT_INVALID', `the PCK CRL issuer chain root "${cn(root)}" is not self-signed`);
+  }
+  if (!isPckCaName(pckCrl.issuer.commonName)) {
+    throw new DcapError('SGX_CRL_UNKNOWN_ISSUER', `the PCK CRL is issued by "${pckCrl.issuer.text}", not a PCK Processor/Platform CA`);
+  }
+  if (chain.length < 2 || chain.length > MAX_PCK_CRL_ISSUER_CHAIN) {
+    throw new DcapError('SGX_CA_CERT_UNSUPPORTED_FORMAT', `the PCK CRL issuer chain has ${chain.length} certificates, expected 2`);
+  }
+  // The leaf: the CA certificate named as the CRL's issuer (QVL: the chain's topmost certificate).
+  const leaf = chain.find((c) => c !== root && bytesEqual(c.subject.raw, pckCrl.issuer.raw));
+  if (leaf === undefined) {
+    throw new DcapError('SGX_CRL_UNKNOWN_ISSUER', `the PCK CRL issuer chain has no certificate for "${pckCrl.issuer.text}"`);
+  }
+  if (!isPckCaName(leaf.subject.commonName)) {
+    throw new DcapError('SGX_CA_CERT_INVALID', `the PCK CRL issuer chain leaf "${cn(leaf)}" is not a PCK Processor/Platform CA`);
+  }
+  if (!bytesEqual(leaf.issuer.raw, root.subject.raw) || !(await sigs.verifySignedBy(leaf, root))) {
+    throw new DcapError('SGX_CA_CERT_INVALID', `the PCK CRL issuer chain leaf "${cn(leaf)}" is not signed by "${cn(root)}"`);
+  }
+  await verifyCrlIssuedBy(pckCrl, leaf, 'PCK CRL (against its issuer chain)', sigs);
+  if (matchTrustAnchor(root, input.anchors) === undefined) {
+    throw new DcapError('SGX_ROOT_CA_UNTRUSTED', "the PCK CRL issuer chain's root key is not a trusted root key");
+  }
+}

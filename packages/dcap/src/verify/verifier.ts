@@ -25,7 +25,9 @@ import {
   checkCertTime,
   checkCrlTime,
   verifyPckChain,
+  verifyCrlIssuedBy,
   verifyPckChainSignatures,
+  verifyPckCrlIssuerChain,
   verifySigningChain,
   type ExpiryHandler,
 } from './chains.js';
@@ -184,6 +186,10 @@ export class QuoteVerifier {
       expiry,
     });
 
+    // B'. The collateral's pck_crl_issuer_chain: it must chain to a trusted root and its leaf must be the PCK CRL's
+    // issuer (PckCrlVerifier::verify(crl, chain, trustedRoot)).
+    await verifyPckCrlIssuerChain({ chain: pckCrlIssuerChainOf(col), pckCrl: col.pckCrl, anchors, sigs: this.#sigs });
+
     // C. TCB info (4.1.2.7) and D. QE identity: parse, signing chain, signature over the exact text, freshness.
     const tcbInfo = col.tcbInfo;
     await this.#verifySignedCollateral(col, TCB_INFO_STEP, anchors, now, options, expiry);
@@ -229,6 +235,32 @@ export class QuoteVerifier {
       verifiedAt: iso(now),
       relaxations,
     };
+  }
+
+  /**
+   * The collateral alone, without a quote and without time: every signature and chain in it verifies to a trust
+   * anchor — the root CA CRL by the root of the TCB signing chain, the PCK CRL through its `pck_crl_issuer_chain`, the
+   * TCB info and the QE identity over their exact texts by the TCB signing certificate (TCBSigningChain::verify).
+   * What a cache checks before it keeps collateral (validity in time is checked when a quote is verified).
+   * Rejects with the same codes as {@link verify}.
+   */
+  async verifyCollateral(
+    collateral: CollateralBundle | string | object,
+    options: { readonly trustAnchors?: readonly TrustAnchor[] } = {},
+  ): Promise<void> {
+    const anchors = options.trustAnchors ?? this.#anchors;
+    if (anchors.length === 0) throw new DcapError('MISSING_PARAMETERS', 'no trust anchor');
+    const col = this.#collateral.get(collateral);
+    const never: ExpiryHandler = () => undefined;
+    const noTime: VerifyOptions = { skipRootCrlFreshness: true };
+    // TCB info and QE identity (each verifies the root CA CRL against its chain's root as well).
+    await this.#verifySignedCollateral(col, TCB_INFO_STEP, anchors, 0, noTime, never);
+    await this.#verifySignedCollateral(col, QE_IDENTITY_STEP, anchors, 0, noTime, never);
+    await verifyPckCrlIssuerChain({ chain: pckCrlIssuerChainOf(col), pckCrl: col.pckCrl, anchors, sigs: this.#sigs });
+    // The root CA CRL once more against the PCK CRL issuer chain's root (the same key when all is well).
+    const root = pckCrlIssuerChainOf(col).find((c) => bytesEqual(c.subject.raw, col.rootCaCrl.issuer.raw));
+    if (root === undefined) throw new DcapError('SGX_CRL_UNKNOWN_ISSUER', 'the root CA CRL issuer is not in the PCK CRL issuer chain');
+    await verifyCrlIssuedBy(col.rootCaCrl, root, 'root CA CRL', this.#sigs);
   }
 
   /** TCBInfoVerifier::verify / EnclaveIdentityVerifier::verify (both run TCBSigningChain::verify first). */
@@ -439,6 +471,16 @@ function matchQeIdentity(id: EnclaveIdentity, report: Quote['signature']['qeRepo
     return { status: 'OutOfDate', level };
   }
   throw new DcapError('TCB_UNRECOGNIZED_STATUS', `the QE identity level ${level.tcbDate} has the unrecognized status "${s}"`);
+}
+
+/** The parsed `pck_crl_issuer_chain`; a chain that does not parse is SGX_CA_CERT_UNSUPPORTED_FORMAT (as in QVL). */
+function pckCrlIssuerChainOf(col: ParsedCollateral): readonly Certificate[] {
+  try {
+    return col.pckCrlIssuerChain;
+  } catch (e) {
+    if (!DcapError.is(e)) throw e;
+    throw new DcapError('SGX_CA_CERT_UNSUPPORTED_FORMAT', `PCK CRL issuer chain: ${e.message}`, { cause: e });
+  }
 }
 
 function checkJsonTime(
