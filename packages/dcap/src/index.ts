@@ -4,10 +4,29 @@
  * WebCrypto; Node-only adapters (node:crypto provider, PCS/PCCS/folder collateral providers) are in
  * `@cloister/dcap/node`.
  */
-export * from './errors.js';
-export type * from './quote/types.js';
-export type * from './x509/types.js';
-export type * from './collateral/types.js';
+export { DcapError, DCAP_ERROR_CODES, isDcapErrorCode, type DcapErrorCode } from './errors.js';
+export type {
+  TeeType,
+  QuoteHeader,
+  SgxReportBody,
+  TdReport,
+  QuoteBody,
+  CertificationData,
+  QeReportCertificationData,
+  QuoteSignatureData,
+  Quote,
+} from './quote/types.js';
+export type { NameAttribute, Name, Extension, Certificate, RevokedCertificate, Crl, SgxType, PckExtension } from './x509/types.js';
+export type {
+  CollateralBundle,
+  TcbLevelStatus,
+  TcbLevel,
+  IsvTcbLevel,
+  TdxModule,
+  TdxModuleIdentity,
+  TcbInfo,
+  EnclaveIdentity,
+} from './collateral/types.js';
 export type { CryptoProvider, P256PublicKey } from './crypto/provider.js';
 export { createWebCryptoProvider, webCryptoProvider } from './crypto/webcrypto.js';
 export { toHex, fromHex, toBase64, fromBase64, toBase64Url, bytesEqual, concatBytes } from './util/bytes.js';
