@@ -2,12 +2,19 @@
  * bench/quote-helper — quotes through the AESM socket, the agent in its own process
  * (`cloister node-agent --quote-helper --no-device-plugin --simulate`), clients using Intel's out-of-process sequence
  * (@cloister/node-agent AesmClient, one connection per call): GetQuoteEx with 1, 8 and 64 concurrent clients,
- * quotes per second and p99 latency. Every quote is checked (size, report data). Last line: `quote-helper: key=value …`.
+ * quotes per second and p99 latency. Every quote is checked (size, report data).
+ *
+ * Then the slow-client attack (docs/security.md): 256 connections that each send one byte every 2 s, reopened as soon
+ * as the helper closes them, run in a separate process while 8 legitimate clients keep quoting; reported: the
+ * legitimate success rate and p99 against the targets (≥ 99 %, p99 < 50 ms) and their ratios.
+ * Last line: `quote-helper: key=value …`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseQuote } from '@cloister/dcap';
 import { AesmClient } from '@cloister/node-agent';
@@ -15,6 +22,10 @@ import { Platform, enclaveIdentity, ereportFor, type EnclaveIdentity } from '@cl
 import { repoRoot } from '@cloister/testkit';
 
 const DURATION_MS = Number(process.env.QUOTE_HELPER_BENCH_MS ?? 3000);
+const SLOW_CONNECTIONS = 256;
+const SLOW_INTERVAL_MS = 2000;
+const TARGET_SUCCESS = 0.99;
+const TARGET_P99_MS = 50;
 
 const app: EnclaveIdentity = enclaveIdentity({
   mrEnclave: new Uint8Array(32).fill(0x11),
@@ -54,6 +65,58 @@ async function run(client: AesmClient, report: Uint8Array, bufSize: number, conc
   };
 }
 
+interface AttackFigures {
+  readonly attempts: number;
+  readonly success: number;
+  readonly p99: number;
+  readonly attackOpened: number;
+}
+
+/** Legitimate clients beside the slow-client attack: every call counts, a failed one as a failure (not a throw). */
+async function underAttack(socketPath: string, report: Uint8Array, bufSize: number, concurrency: number): Promise<AttackFigures> {
+  const attacker = spawn(
+    process.execPath,
+    [join(dirname(fileURLToPath(import.meta.url)), 'slow-clients.js'), socketPath, String(SLOW_CONNECTIONS), String(SLOW_INTERVAL_MS)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  attacker.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  try {
+    const readyBy = Date.now() + 20_000;
+    while (!out.includes('ready') && Date.now() < readyBy) await new Promise((r) => setTimeout(r, 20));
+    if (!out.includes('ready')) throw new Error('the slow clients did not connect');
+    // Longer than the helper's frame deadline, so that the attack has been cut and renewed while we measure.
+    const client = new AesmClient({ socketPath, timeoutMs: 15_000 });
+    const lat: number[] = [];
+    let attempts = 0;
+    let ok = 0;
+    const end = performance.now() + Math.max(DURATION_MS, 3000);
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          const t = performance.now();
+          attempts++;
+          try {
+            const { quote } = await client.getQuote(report, { bufSize });
+            if (quote.length === bufSize && parseQuote(quote).body.report.reportData[0] === 0x5a) ok++;
+          } catch {
+            // counted as a failure
+          }
+          lat.push(performance.now() - t);
+        }
+      }),
+    );
+    lat.sort((a, b) => a - b);
+    const exited = once(attacker, 'exit');
+    attacker.kill('SIGTERM');
+    await exited;
+    const opened = Number(/opened=(\d+)/.exec(out)?.[1] ?? NaN);
+    return { attempts, success: ok / attempts, p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]!, attackOpened: opened };
+  } finally {
+    if (attacker.exitCode === null) attacker.kill('SIGKILL');
+  }
+}
+
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'cloister-bench-qh-'));
   const socketPath = join(root, 'aesmd', 'aesm.socket');
@@ -79,14 +142,25 @@ async function main(): Promise<void> {
     for (let i = 0; i < 50; i++) await client.getQuote(report, { bufSize });
     const results: [number, Figures][] = [];
     for (const c of [1, 8, 64]) results.push([c, await run(client, report, bufSize, c)]);
+    const slow = await underAttack(socketPath, report, bufSize, 8);
     console.log(`quote-helper on ${process.version}: agent in its own process, simulated QE, quote ${bufSize} bytes`);
     for (const [c, f] of results) {
       console.log(`  ${String(c).padStart(2)} clients: ${Math.round(f.perSecond).toLocaleString('en-US')} quotes/s, p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms`);
     }
+    console.log(
+      `  8 clients beside ${SLOW_CONNECTIONS} slow connections (1 byte / ${SLOW_INTERVAL_MS / 1000} s, ${slow.attackOpened} opened in all): ` +
+        `${slow.attempts} calls, ${(slow.success * 100).toFixed(2)} % succeeded (target ≥ ${TARGET_SUCCESS * 100} %), ` +
+        `p99 ${slow.p99.toFixed(2)} ms (target < ${TARGET_P99_MS} ms)`,
+    );
     const kv = results
       .map(([c, f]) => `c${c}_quotes_per_s=${Math.round(f.perSecond)} c${c}_p99_ms=${f.p99.toFixed(2)}`)
       .join(' ');
-    console.log(`quote-helper: ${kv} quote_bytes=${bufSize}`);
+    const slowKv =
+      `slow256_success=${slow.success.toFixed(4)} slow256_target_success=${TARGET_SUCCESS} ` +
+      `slow256_success_ratio=${(slow.success / TARGET_SUCCESS).toFixed(3)} slow256_p99_ms=${slow.p99.toFixed(2)} ` +
+      `slow256_target_p99_ms=${TARGET_P99_MS} slow256_p99_ratio=${(slow.p99 / TARGET_P99_MS).toFixed(3)} ` +
+      `slow256_calls=${slow.attempts} slow256_attack_connections=${slow.attackOpened}`;
+    console.log(`quote-helper: ${kv} quote_bytes=${bufSize} ${slowKv}`);
   } finally {
     agent?.kill('SIGTERM');
     rmSync(root, { recursive: true, force: true });

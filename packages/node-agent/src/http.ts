@@ -1,10 +1,31 @@
 /**
  * The agent's plain-HTTP side: `/metrics` (Prometheus text format), `/healthz` (liveness: the process answers) and
  * `/readyz` (readiness: every resource registered, or why not). GET and HEAD only; unknown paths are 404.
+ *
+ * Slow clients (docs/security.md): request headers are capped at 8 KiB (431 above); a connection must deliver its
+ * request headers within 3 s of connecting or of its previous response (keep-alive), and connections waiting for
+ * headers have a small budget of their own, beyond which they get 250 ms (./net/connection-gate.ts) — so trickling
+ * clients cannot take the slots kubelet probes and Prometheus scrapes need. Node's own headersTimeout/requestTimeout
+ * stay as a second line, checked every second instead of Node's default 30 s.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
+import { ConnectionGate } from './net/connection-gate.js';
+
+/** Limits on the HTTP listener's connections; every field has a default. */
+export interface HttpLimits {
+  /** Largest request head (request line + headers), bytes. Default 8192. */
+  readonly maxHeaderBytes?: number;
+  /** Deadline for a connection's request headers, from accept or from its previous response, ms. Default 3000. */
+  readonly headersTimeoutMs?: number;
+  /** Connections waiting for request headers that get the full deadline. Default 16. */
+  readonly maxPendingConnections?: number;
+  /** Deadline of a waiting connection beyond maxPendingConnections, ms. Default 250. */
+  readonly overflowTimeoutMs?: number;
+  /** All open connections (the oldest beyond the pending budget is closed for a newcomer). Default 128. */
+  readonly maxConnections?: number;
+}
 
 export interface Readiness {
   readonly ok: boolean;
@@ -16,6 +37,7 @@ export interface HttpOptions {
   readonly host?: string;
   readonly registry: Registry;
   readonly ready: () => Readiness | Promise<Readiness>;
+  readonly limits?: HttpLimits;
 }
 
 export interface HttpHandle {
@@ -75,16 +97,44 @@ export function startHttp(options: HttpOptions): Promise<HttpHandle> {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     return Promise.reject(new RangeError(`metrics port must be 0-65535, got ${options.port}`));
   }
-  const server = createServer((req, res) => {
-    handle(req, res, options).catch(() => {
-      if (!res.headersSent) send(res, 500, TEXT, 'internal error\n', false);
-      else res.destroy();
+  const limits = options.limits ?? {};
+  const headersTimeoutMs = limits.headersTimeoutMs ?? 3_000;
+  let gate: ConnectionGate;
+  try {
+    gate = new ConnectionGate({
+      maxPending: limits.maxPendingConnections ?? 16,
+      maxConnections: limits.maxConnections ?? 128,
+      overflowTimeoutMs: limits.overflowTimeoutMs ?? 250,
+      pendingTimeoutMs: headersTimeoutMs,
     });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes ?? 8192,
+      // Node checks headersTimeout/requestTimeout on this interval (default 30 s).
+      connectionsCheckingInterval: 1_000,
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: 10_000,
+    },
+    (req, res) => {
+      handle(req, res, options).catch(() => {
+        if (!res.headersSent) send(res, 500, TEXT, 'internal error\n', false);
+        else res.destroy();
+      });
+    },
+  );
+  server.keepAliveTimeout = headersTimeoutMs;
+  server.maxRequestsPerSocket = 100;
+  server.on('connection', (socket: Socket) => {
+    gate.accept(socket);
   });
-  // Probes and scrapes are tiny: refuse slow clients early.
-  server.headersTimeout = 5_000;
-  server.requestTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Headers are in: the connection leaves the waiting budget until its response is sent.
+    gate.complete(req.socket);
+    res.once('finish', () => gate.waitAgain(req.socket));
+  });
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => reject(e);
     server.once('error', onError);
@@ -100,6 +150,7 @@ export function startHttp(options: HttpOptions): Promise<HttpHandle> {
           (closing ??= new Promise<void>((done, fail) => {
             server.close((e) => (e === undefined ? done() : fail(e)));
             server.closeAllConnections();
+            gate.closeAll();
           })),
       });
     });

@@ -26,6 +26,7 @@ import {
   type ListAndWatchResponse,
 } from '../gen/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/api_pb.js';
 import { AgentError } from './errors.js';
+import { clip } from './util/clip.js';
 import { devicePluginServiceDefinition, unixTarget, type DevicePluginHandlers } from './grpc/services.js';
 import { HEALTHY, type AgentMetrics, type ContainerAllocation, type DeviceResource, type PluginDevice } from './types.js';
 
@@ -100,6 +101,31 @@ export function toContainerAllocateResponse(allocation: ContainerAllocation): Co
   });
 }
 
+/** Status details are bounded whatever they quote (client IDs are clipped where they are quoted; this is the backstop). */
+export const MAX_STATUS_DETAILS = 1024;
+
+/**
+ * The gRPC server's limits (grpc-js server options). kubelet opens one connection per plugin, keeps one ListAndWatch
+ * stream on it and sends small unary calls; anything else on the socket is bounded by these:
+ *   - max_receive_message_length 4 MiB: the largest legitimate request is GetPreferredAllocation listing every EPC
+ *     device (65 536 IDs ≈ 0.8 MB);
+ *   - max_concurrent_streams 16 per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS);
+ *   - keepalive: the server pings every 60 s and drops a peer that does not answer within 10 s;
+ *   - max_connection_idle_ms 5 min: a connection with no open stream is closed (kubelet's carries ListAndWatch);
+ *   - no max_connection_age: it would end kubelet's ListAndWatch stream, which kubelet treats as the plugin failing.
+ * The connection-level defence against peers that never complete the HTTP/2 preface is the socket's 0660 root-owned
+ * mode in kubelet's root-only directory (docs/security.md).
+ */
+export const DEVICE_PLUGIN_GRPC_OPTIONS: Readonly<Record<string, number>> = Object.freeze({
+  'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  'grpc.max_concurrent_streams': 16,
+  'grpc.keepalive_time_ms': 60_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.max_connection_idle_ms': 5 * 60_000,
+  // channelz keeps per-call bookkeeping a device plugin never reads; off, Allocate tail latency drops.
+  'grpc.enable_channelz': 0,
+});
+
 /** The grpc status for an error thrown by the resource; the message keeps the resource's reason. */
 export function toGrpcError(err: unknown, resourceName: string, operation: string): Partial<grpc.ServiceError> {
   if (AgentError.is(err)) {
@@ -111,10 +137,10 @@ export function toGrpcError(err: unknown, resourceName: string, operation: strin
           : err.code === 'INVALID_REQUEST'
             ? grpc.status.INVALID_ARGUMENT
             : grpc.status.INTERNAL;
-    return { code, details: withPrefix(err.message) };
+    return { code, details: clip(withPrefix(err.message), MAX_STATUS_DETAILS) };
   }
   const reason = err instanceof Error ? err.message : String(err);
-  return { code: grpc.status.INTERNAL, details: `cloister: ${operation} for ${resourceName} failed: ${reason}` };
+  return { code: grpc.status.INTERNAL, details: clip(`cloister: ${operation} for ${resourceName} failed: ${reason}`, MAX_STATUS_DETAILS) };
 }
 
 function withPrefix(message: string): string {
@@ -182,11 +208,7 @@ export class DevicePluginServer {
     try {
       await mkdir(this.#pluginDir, { recursive: true, mode: 0o750 });
       await this.#clearStaleSocket();
-      const server = new grpc.Server({
-        'grpc.max_receive_message_length': 4 * 1024 * 1024,
-        // channelz keeps per-call bookkeeping a device plugin never reads; off, Allocate tail latency drops.
-        'grpc.enable_channelz': 0,
-      });
+      const server = new grpc.Server({ ...DEVICE_PLUGIN_GRPC_OPTIONS });
       server.addService(devicePluginServiceDefinition, this.#handlers());
       await new Promise<void>((resolve, reject) => {
         server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) => {

@@ -517,28 +517,7 @@ test('sequential throughput through the socket (figure only)', async (t) => {
   t.diagnostic(`${N} sequential GetQuoteEx in ${(seconds * 1000).toFixed(0)} ms: ${(N / seconds).toFixed(0)} quotes/s`);
 });
 
-test('maxConnections: connections beyond the limit are closed at once', async () => {
-  const path = join(dir, `max-${seq++}.sock`);
-  const m = new RecordingMetrics();
-  const small = new QuoteHelperServer({ socketPath: path, quotingEnclave: qe, maxConnections: 2, idleTimeoutMs: 2000, metrics: m });
-  await small.start();
-  try {
-    const holders = [connect(path), connect(path)];
-    await Promise.all(holders.map((h) => once(h, 'connect')));
-    while (small.openConnections < 2) await new Promise((r) => setTimeout(r, 5));
-    const t0 = Date.now();
-    const got = await exchange(path, []);
-    assert.equal(got.length, 0);
-    assert.ok(Date.now() - t0 < 1000);
-    assert.deepEqual(m.rejections, ['max_connections']);
-    for (const h of holders) h.destroy();
-    while (small.openConnections > 0) await new Promise((r) => setTimeout(r, 5));
-    const res = await call({ getSupportedAttKeyIDNumReq: {} }, path);
-    assert.equal(res.getSupportedAttKeyIDNumRes?.attKeyIdNum, 1);
-  } finally {
-    await small.stop();
-  }
-});
+// Connection limits (pending budget, overflow deadline, eviction at maxConnections): quote-helper-slow-clients.test.ts.
 
 test('a second server on the live socket → AgentError SOCKET_IN_USE; the first keeps serving', async () => {
   const second = new QuoteHelperServer({ socketPath, quotingEnclave: qe });

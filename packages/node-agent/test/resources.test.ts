@@ -114,13 +114,13 @@ describe('EPC resource (kubernetes.azure.com/sgx_epc_mem_in_MiB)', () => {
     const health = manualHealth();
     const r = epc(4, false, health);
     expectCode(() => r.allocate(['epc-4']), 'UNKNOWN_DEVICE', /"epc-4".*kubernetes\.azure\.com\/sgx_epc_mem_in_MiB|kubernetes\.azure\.com\/sgx_epc_mem_in_MiB.*"epc-4"/);
-    expectCode(() => r.allocate(['epc-1', 'epc-1']), 'INVALID_REQUEST', /epc-1 more than once/);
+    expectCode(() => r.allocate(['epc-1', 'epc-1']), 'INVALID_REQUEST', /"epc-1" more than once/);
     expectCode(() => r.allocate([]), 'INVALID_REQUEST', /named no devices/);
     health.set(false, '/dev/sgx_enclave disappeared');
     expectCode(
       () => r.allocate(['epc-0']),
       'UNHEALTHY_DEVICE',
-      /device epc-0 of kubernetes\.azure\.com\/sgx_epc_mem_in_MiB is Unhealthy \(\/dev\/sgx_enclave disappeared\)/,
+      /device "epc-0" of kubernetes\.azure\.com\/sgx_epc_mem_in_MiB is Unhealthy \(\/dev\/sgx_enclave disappeared\)/,
     );
   });
 
@@ -262,7 +262,7 @@ describe('buildResources', () => {
     assert.ok(epcRes.devices().every((d) => d.health === UNHEALTHY));
     assert.ok(enclaveRes.devices().every((d) => d.health === UNHEALTHY));
     assert.ok(provisionRes.devices().every((d) => d.health === HEALTHY));
-    expectCode(() => enclaveRes.allocate(['sgx-enclave-1']), 'UNHEALTHY_DEVICE', /sgx-enclave-1 of sgx\.intel\.com\/enclave is Unhealthy/);
+    expectCode(() => enclaveRes.allocate(['sgx-enclave-1']), 'UNHEALTHY_DEVICE', /"sgx-enclave-1" of sgx\.intel\.com\/enclave is Unhealthy/);
 
     // Setting the same state again is not a change.
     byPath.get(ENCLAVE)?.set(false);

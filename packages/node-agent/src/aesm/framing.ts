@@ -14,7 +14,7 @@
  *
  * `SocketTransporter::sendMessage` writes `size` then `data`; `receiveMessage` reads 4 bytes, allocates `size` and
  * reads that many. aesmd trusts the announced size; this reader checks it against `maxBytes` before it buffers
- * anything of the payload, and allocates the payload buffer only once the size is known to be acceptable.
+ * anything of the payload, and holds only the bytes actually received (the frame is assembled once complete).
  */
 import type { Socket } from 'node:net';
 
@@ -76,7 +76,11 @@ export function readFrame(socket: Socket, options: ReadFrameOptions): Promise<Ui
   return new Promise<Uint8Array>((resolve, reject) => {
     const header = new Uint8Array(FRAME_HEADER_SIZE);
     let headerFilled = 0;
-    let payload: Uint8Array | undefined;
+    /** The announced payload size, once the 4 header bytes are in. */
+    let size: number | undefined;
+    // Payload bytes are kept as received (no buffer of the announced size up front): memory follows what the peer
+    // actually sent, never what it announced.
+    const chunks: Buffer[] = [];
     let payloadFilled = 0;
     let received = 0;
     let settled = false;
@@ -107,28 +111,35 @@ export function readFrame(socket: Socket, options: ReadFrameOptions): Promise<Ui
       received += chunk.length;
       clearTimeout(idle);
       let at = 0;
-      if (payload === undefined) {
+      if (size === undefined) {
         const take = Math.min(FRAME_HEADER_SIZE - headerFilled, chunk.length);
         header.set(chunk.subarray(0, take), headerFilled);
         headerFilled += take;
         at = take;
         if (headerFilled < FRAME_HEADER_SIZE) return;
-        const size = new DataView(header.buffer).getUint32(0, true);
+        size = new DataView(header.buffer).getUint32(0, true);
         if (size > maxBytes) {
           fail('TOO_LARGE', `frame of ${size} bytes announced, at most ${maxBytes} accepted`);
           return;
         }
-        payload = new Uint8Array(size);
       }
-      const want = payload.length - payloadFilled;
+      const want = size - payloadFilled;
       const have = chunk.length - at;
       if (have > want) {
-        fail('TRAILING_BYTES', `${have - want} bytes after a frame of ${payload.length} bytes`);
+        fail('TRAILING_BYTES', `${have - want} bytes after a frame of ${size} bytes`);
         return;
       }
-      payload.set(chunk.subarray(at), payloadFilled);
+      if (have > 0) chunks.push(chunk.subarray(at));
       payloadFilled += have;
-      if (payloadFilled === payload.length) done(payload);
+      if (payloadFilled === size) {
+        const payload = new Uint8Array(size);
+        let offset = 0;
+        for (const c of chunks) {
+          payload.set(c, offset);
+          offset += c.length;
+        }
+        done(payload);
+      }
     };
     const onEnd = (): void => {
       fail('TRUNCATED', `connection ended after ${received} bytes, before a complete frame`);
@@ -137,9 +148,16 @@ export function readFrame(socket: Socket, options: ReadFrameOptions): Promise<Ui
       fail('SOCKET_ERROR', `socket error: ${err.message}`, err);
     };
 
-    const deadline = setTimeout(() => fail('TIMEOUT', `no complete frame within ${timeoutMs} ms`), timeoutMs);
+    // Deadlines apply one event-loop turn late (setImmediate): bytes already received when a deadline passes are
+    // read first, so a busy process never drops a peer that did send in time.
+    const deadline = setTimeout(
+      () => setImmediate(() => fail('TIMEOUT', `no complete frame within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const idle = setTimeout(() => {
-      if (received === 0) fail('IDLE', `no data within ${firstByteTimeoutMs} ms`);
+      setImmediate(() => {
+        if (received === 0) fail('IDLE', `no data within ${firstByteTimeoutMs} ms`);
+      });
     }, firstByteTimeoutMs);
 
     socket.on('data', onData);

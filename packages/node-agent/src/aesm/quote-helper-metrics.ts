@@ -29,8 +29,12 @@ export type QuoteHelperRejection =
   | 'truncated'
   /** The frame is not an aesm.message.Request. */
   | 'malformed'
-  /** More than maxConnections open. */
+  /** Refused at maxConnections (nothing beyond the pending budget to close instead). */
   | 'max_connections'
+  /** Beyond the pending budget and no complete frame within overflowTimeoutMs. */
+  | 'overflow_timeout'
+  /** Beyond the pending budget, closed at maxConnections to admit a newer connection. */
+  | 'evicted'
   /** Socket error while reading or writing. */
   | 'socket_error';
 

@@ -30,6 +30,13 @@
  *   - A REPORT whose MAC does not verify with the QE's report key (another target, another platform, tampered):
  *     47 INVALID_REPORT.
  *   - The `timeout` fields are not used: the server bounds every connection with its own timeouts.
+ *
+ * Slow clients (docs/security.md, "Quote helper and node agent"): the socket is 0777, so any local process is a client.
+ * A connection must deliver its complete frame within `requestTimeoutMs` (default 1 s; Intel's client writes its
+ * request at once). Connections still waiting for a frame get a separate, small budget (`maxPendingConnections`);
+ * waiting connections beyond it get only `overflowTimeoutMs` (default 250 ms), and at `maxConnections` the oldest of
+ * those is closed for the newcomer (../net/connection-gate.ts). Answering is synchronous once a frame is in, so a
+ * complete request never waits behind slow ones.
  */
 import { create, fromBinary, isFieldSet, toBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
@@ -72,6 +79,7 @@ import {
   type Response,
 } from '../../gen/aesm/message/messages_pb.js';
 import { AgentError } from '../errors.js';
+import { ConnectionGate, type GateDropReason } from '../net/connection-gate.js';
 import { probeSocket, silentLogger } from '../plugin-server.js';
 import { ATT_KEY_ID_SIZE, intelEcdsaAttKeyId, parseAttKeyIdList, sameAttKeyIdBase } from './att-key-id.js';
 import { AESM_ERROR, aesmErrorName } from './errors.js';
@@ -103,11 +111,21 @@ export interface QuoteHelperServerOptions {
   readonly quoteVersion?: 3 | 4;
   /** Largest request frame accepted. Default 64 KiB. */
   readonly maxRequestBytes?: number;
-  /** A request must be complete this long after the connection is accepted. Default 15000 ms (IPC_LATENCY). */
+  /**
+   * A request frame must be complete this long after the connection is accepted. Default 1000 ms: Intel's client
+   * writes its whole request right after connecting (a local socket delivers it in microseconds).
+   */
   readonly requestTimeoutMs?: number;
-  /** A connection that sends nothing is closed after this long. Default 5000 ms. */
+  /** A connection that sends nothing is closed after this long. Default: requestTimeoutMs. */
   readonly idleTimeoutMs?: number;
-  /** Open connections above this are closed at once. Default 256. */
+  /** Connections still waiting for their frame that get the full requestTimeoutMs. Default 32. */
+  readonly maxPendingConnections?: number;
+  /** Deadline of a waiting connection beyond maxPendingConnections. Default 250 ms. */
+  readonly overflowTimeoutMs?: number;
+  /**
+   * All open connections. At the cap the oldest connection beyond maxPendingConnections is closed to admit a new one;
+   * with none there, the new one is refused. Default 512 (above maxPendingConnections).
+   */
   readonly maxConnections?: number;
   readonly logger?: Logger;
   readonly metrics?: QuoteHelperMetrics;
@@ -126,6 +144,13 @@ const sha256 = (...parts: Uint8Array[]): Uint8Array => {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
   return new Uint8Array(h.digest());
+};
+
+const GATE_REJECTION: Record<GateDropReason, QuoteHelperRejection> = {
+  overflow_timeout: 'overflow_timeout',
+  pending_timeout: 'timeout',
+  evicted: 'evicted',
+  refused: 'max_connections',
 };
 
 const REJECTION_OF: Record<FrameErrorCode, QuoteHelperRejection> = {
@@ -156,7 +181,9 @@ export class QuoteHelperServer {
   readonly #maxRequestBytes: number;
   readonly #requestTimeoutMs: number;
   readonly #idleTimeoutMs: number;
-  readonly #maxConnections: number;
+  readonly #gate: ConnectionGate;
+  /** Connections the gate closed (their read then fails as truncated: counted once, under the gate's reason). */
+  readonly #gateDropped = new WeakSet<Socket>();
   readonly #logger: Logger;
   readonly #metrics: QuoteHelperMetrics;
   /** The only supported key ID; a private copy so that no caller can change what requests are compared with. */
@@ -180,11 +207,31 @@ export class QuoteHelperServer {
     this.#socketMode = checkInt(options.socketMode ?? 0o777, 0, 0o777, 'socketMode');
     this.#socketGid = options.socketGid === undefined ? undefined : checkInt(options.socketGid, 0, 0xffff_fffe, 'socketGid');
     this.#maxRequestBytes = checkInt(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES, 16, 16 * 1024 * 1024, 'maxRequestBytes');
-    this.#requestTimeoutMs = checkInt(options.requestTimeoutMs ?? 15_000, 1, 600_000, 'requestTimeoutMs');
-    this.#idleTimeoutMs = checkInt(options.idleTimeoutMs ?? Math.min(5_000, this.#requestTimeoutMs), 1, 600_000, 'idleTimeoutMs');
-    this.#maxConnections = checkInt(options.maxConnections ?? 256, 1, 65_536, 'maxConnections');
+    this.#requestTimeoutMs = checkInt(options.requestTimeoutMs ?? 1_000, 1, 600_000, 'requestTimeoutMs');
+    this.#idleTimeoutMs = checkInt(options.idleTimeoutMs ?? this.#requestTimeoutMs, 1, 600_000, 'idleTimeoutMs');
+    const maxConnections = checkInt(options.maxConnections ?? 512, 2, 65_536, 'maxConnections');
+    const maxPending = checkInt(
+      options.maxPendingConnections ?? Math.min(32, maxConnections - 1),
+      1,
+      maxConnections - 1,
+      'maxPendingConnections (below maxConnections)',
+    );
+    const overflowTimeoutMs = checkInt(options.overflowTimeoutMs ?? Math.min(250, this.#requestTimeoutMs), 1, 600_000, 'overflowTimeoutMs');
     this.#logger = (options.logger ?? silentLogger()).child({ subsystem: 'quote-helper' });
     this.#metrics = options.metrics ?? NOOP_QUOTE_HELPER_METRICS;
+    this.#gate = new ConnectionGate({
+      maxPending,
+      maxConnections,
+      overflowTimeoutMs,
+      onDrop: (socket, reason) => {
+        this.#gateDropped.add(socket);
+        if (this.#state !== 'serving') return;
+        this.#metrics.rejected(GATE_REJECTION[reason]);
+        if (reason === 'refused' || reason === 'evicted') {
+          this.#logger.debug({ event: 'aesm_connection_refused', reason, open: this.#gate.open }, 'too many AESM connections');
+        }
+      },
+    });
 
     const platform = this.#qe.platform;
     this.#targetInfo = this.#qe.targetInfo();
@@ -201,6 +248,11 @@ export class QuoteHelperServer {
   /** Connections currently open. */
   get openConnections(): number {
     return this.#connections.size;
+  }
+
+  /** Connections waiting for their request frame: in the pending budget, and beyond it (short deadline). */
+  get waitingConnections(): { readonly pending: number; readonly overflow: number; readonly peakPending: number } {
+    return { pending: this.#gate.pending, overflow: this.#gate.overflow, peakPending: this.#gate.peakPending };
   }
 
   /**
@@ -257,6 +309,7 @@ export class QuoteHelperServer {
     const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     for (const socket of this.#connections) socket.destroy();
     this.#connections.clear();
+    this.#gate.closeAll();
     await closed;
     if (intact && this.#socketIntact()) await unlink(this.socketPath).catch(() => {});
     this.#socketIno = undefined;
@@ -301,12 +354,7 @@ export class QuoteHelperServer {
       socket.destroy();
       return;
     }
-    if (this.#connections.size >= this.#maxConnections) {
-      this.#metrics.rejected('max_connections');
-      this.#logger.debug({ event: 'aesm_connection_refused', open: this.#connections.size }, 'too many AESM connections');
-      socket.destroy();
-      return;
-    }
+    if (!this.#gate.accept(socket)) return;
     this.#connections.add(socket);
     this.#metrics.setOpenConnections(this.#connections.size);
     socket.once('close', () => {
@@ -324,6 +372,7 @@ export class QuoteHelperServer {
         timeoutMs: this.#requestTimeoutMs,
         firstByteTimeoutMs: this.#idleTimeoutMs,
       });
+      this.#gate.complete(socket);
     } catch (err) {
       this.#reject(socket, err instanceof FrameError ? REJECTION_OF[err.code] : 'socket_error', err);
       return;
@@ -361,6 +410,7 @@ export class QuoteHelperServer {
   #reject(socket: Socket, reason: QuoteHelperRejection, err: unknown): void {
     socket.destroy();
     if (this.#state !== 'serving') return; // stop() destroyed it
+    if (this.#gateDropped.has(socket)) return; // counted by the gate
     this.#metrics.rejected(reason);
     this.#logger.debug({ event: 'aesm_connection_dropped', reason, err: (err as Error)?.message }, 'AESM connection closed without a response');
   }

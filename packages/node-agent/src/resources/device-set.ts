@@ -3,6 +3,7 @@
  * listeners, and the checks every Allocate / GetPreferredAllocation request goes through.
  */
 import { AgentError } from '../errors.js';
+import { quoteClipped } from '../util/clip.js';
 import { HEALTHY, UNHEALTHY, type DeviceSpecData, type MountData, type PluginDevice } from '../types.js';
 import type { HealthSource } from './health.js';
 
@@ -79,7 +80,7 @@ export class DeviceSet {
       const why = this.#health.reason() ?? 'its device node is unavailable';
       throw new AgentError(
         'UNHEALTHY_DEVICE',
-        `device ${ids[0]} of ${this.resourceName} is Unhealthy (${why}); ` +
+        `device ${quoteClipped(ids[0] ?? '')} of ${this.resourceName} is Unhealthy (${why}); ` +
           'kubelet should not have offered it, retry once it is Healthy',
       );
     }
@@ -92,14 +93,14 @@ export class DeviceSet {
     const indexes: number[] = [];
     for (const id of ids) {
       if (seen.has(id)) {
-        throw new AgentError('INVALID_REQUEST', `${what} for ${this.resourceName} names device ${id} more than once`);
+        throw new AgentError('INVALID_REQUEST', `${what} for ${this.resourceName} names device ${quoteClipped(id)} more than once`);
       }
       seen.add(id);
       const i = this.#index.get(id);
       if (i === undefined) {
         throw new AgentError(
           'UNKNOWN_DEVICE',
-          `${what} for ${this.resourceName} names device ${JSON.stringify(id)}, which this plugin never advertised ` +
+          `${what} for ${this.resourceName} names device ${quoteClipped(id)}, which this plugin never advertised ` +
             '(stale kubelet checkpoint after an EPC or limit change?)',
         );
       }
@@ -135,7 +136,7 @@ export function checkPreferred(
     if (i === undefined) {
       throw new AgentError(
         'UNKNOWN_DEVICE',
-        `GetPreferredAllocation for ${set.resourceName} offers device ${JSON.stringify(id)}, ` +
+        `GetPreferredAllocation for ${set.resourceName} offers device ${quoteClipped(id)}, ` +
           'which this plugin never advertised',
       );
     }
