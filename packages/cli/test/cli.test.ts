@@ -1,6 +1,6 @@
 /**
  * The `cloister` command as a user runs it: a real process per call, real files, the real corpus
- * (../shared/testdata/dcap) and the samples shipped in examples/.
+ * (testdata/dcap) and the samples shipped in examples/.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -4,7 +4,7 @@
  * Every failure of untrusted input is a {@link DcapError} whose `code` is stable. Verification codes are Intel
  * Quote Verification Library `Status` names without the `STATUS_` prefix
  * (intel/SGX-TDX-DCAP-QuoteVerificationLibrary:Src/AttestationLibrary/include/SgxEcdsaAttestation/QuoteVerification.h,
- * table in ../shared/testdata/FORMAT.md "Error codes"); the few that QVL has no name for are Cloister's own and are
+ * table in testdata/FORMAT.md "Error codes"); the few that QVL has no name for are Cloister's own and are
  * listed last. Messages never contain secrets.
  */
 export const DCAP_ERROR_CODES = [

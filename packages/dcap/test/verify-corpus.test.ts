@@ -1,5 +1,5 @@
 /**
- * Every case of the real third-party corpus (../shared/testdata/dcap, FORMAT.md) through the library, with both
+ * Every case of the real third-party corpus (testdata/dcap, FORMAT.md) through the library, with both
  * crypto providers: expected status and advisory IDs or error code, Intel QvE's outcome with expired collateral
  * accepted, and the expected claims.
  */

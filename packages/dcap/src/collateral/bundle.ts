@@ -1,6 +1,6 @@
 /**
  * Collateral bundles: the Phala-Network/dcap-qvl `QuoteCollateralV3` JSON (dcap-attestation.md §3.3,
- * ../shared/testdata/FORMAT.md) to and from {@link CollateralBundle}, and a bundle built from raw Intel PCS / PCCS
+ * testdata/FORMAT.md) to and from {@link CollateralBundle}, and a bundle built from raw Intel PCS / PCCS
  * responses (§3.1, §3.2).
  *
  * JSON keys: `pck_crl_issuer_chain` (PEM), `root_ca_crl` (hex of DER), `pck_crl` (hex of DER), `tcb_info_issuer_chain`

@@ -1,4 +1,4 @@
-/** Collateral as the verifier consumes it (dcap-attestation.md §2.8, §3.3; ../shared/testdata/FORMAT.md). */
+/** Collateral as the verifier consumes it (dcap-attestation.md §2.8, §3.3; testdata/FORMAT.md). */
 
 /**
  * One collateral set for a quote: the Phala-Network/dcap-qvl `QuoteCollateralV3` content with bytes decoded.
