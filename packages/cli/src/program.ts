@@ -29,6 +29,8 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function buildProgram(): Command {
   const program = new Command('cloister')
     .description('Enclave-aware containers with Intel SGX: attestation, enclaves, node agent.')
+const installCommand = lazy(async () => (await import('./commands/install.js')).installCommand);
+const webhookServeCommand = lazy(async () => (await import('./commands/webhook.js')).webhookServeCommand);
     .version('0.1.0')
     .showHelpAfterError();
 
@@ -213,3 +215,49 @@ export function buildProgram(): Command {
 
   return program;
 }
+  program
+    .command('install')
+    .description('render the add-on (node agent, quote helper, webhook, attestation service, key broker) as manifests: | kubectl apply -f -')
+    .option('-o, --output <format>', 'yaml (default) or json')
+    .option('--out-dir <dir>', 'write one file per part into DIR instead of stdout')
+    .option('--dry-run', 'list the objects that would be rendered, write nothing')
+    .option('--uninstall', 'print the objects in delete order, webhook configurations first: | kubectl delete -f -')
+    .option('--simulate', 'simulated SGX nodes (kind): no /dev/sgx_* hostPaths, a simulated platform per node')
+    .option('--epc-mib <n>', 'EPC each simulated node advertises (default 128)')
+    .option('--namespace <ns>', 'namespace of the webhook and services (default cloister-system)')
+    .option('--node-namespace <ns>', 'namespace of the node DaemonSets (default cloister-node)')
+    .option('--registry <registry>', 'image registry (default ghcr.io/cloister)')
+    .option('--tag <tag>', 'image tag (default 0.1.0)')
+    .option('--image <name=ref>', 'full image reference for node-agent, webhook, attestation-service or key-broker (repeatable)', collect)
+    .option('--include <parts>', 'only these parts: node-agent,quote-helper,webhook,attestation-service,key-broker')
+    .option('--exclude <parts>', 'leave these parts out')
+    .option('--cert-manager', 'cert-manager Issuers and Certificates instead of generated certificates')
+    .option('--ca-dir <dir>', 'sign with the CA in DIR (ca.crt, ca.key), creating it there if missing')
+    .option('--prometheus-operator', 'also ServiceMonitors and PodMonitors')
+    .option('--storage <kind>', 'postgres (URLs from a Secret, 2 replicas; default) or embedded (PGlite on a volume, 1 replica)')
+    .option('--database-secret <name>', 'Secret with keys attestation-service and key-broker (PostgreSQL URLs; default cloister-database)')
+    .option('--epc-resource <name>', 'EPC name the nodes advertise: aks (Cloister node agent; default) or intel (AKS confcom, Intel plugin)')
+    .option('--no-node-capacity', 'do not give the webhook read access to Nodes (skips the EPC-larger-than-any-node check)')
+    .option('--pccs <url>', "attestation service's PCCS")
+    .option('--admin-token-secret <name>', "Secret (key token) for the services' admin API")
+    .option('--json', 'report as JSON (with --out-dir, --dry-run)')
+    .action(installCommand);
+
+  const webhook = program.command('webhook').description('the SGX admission webhook');
+  webhook
+    .command('serve')
+    .description('serve POST /mutate and /validate (AdmissionReview v1) over HTTPS, reloading the certificate when it changes')
+    .option('--host <host>', 'address to listen on (default 0.0.0.0)')
+    .option('--port <port>', 'HTTPS port (default 8443)')
+    .option('--tls-cert <file>', 'serving certificate (PEM)')
+    .option('--tls-key <file>', 'its private key (PEM)')
+    .option('--metrics-port <port>', 'plain-HTTP port for /healthz, /readyz, /metrics')
+    .option('--epc-resource <name>', 'EPC names the nodes advertise: aks, intel or both (default both)')
+    .option('--translate <direction>', 'none (default), aks-to-intel or intel-to-aks')
+    .option('--no-enclave-resource', 'do not add sgx.intel.com/enclave (nodes whose EPC allocation alone maps /dev/sgx_enclave)')
+    .option('--node-capacity', 'read Nodes (in-cluster service account) to refuse pods asking more EPC than any node has')
+    .option('--max-node-epc-mib <n>', 'the largest node EPC, when not read from the API')
+    .option('--body-limit <bytes>', 'largest AdmissionReview accepted (default 4 MiB)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
+    .action(webhookServeCommand);
+
