@@ -1,5 +1,11 @@
-/** The `cloister` command: one entry point for every Cloister component. */
-import { Command } from 'commander';
+/**
+ * The `cloister` command: one entry point for every Cloister component. {@link runCli} runs it with the CLI's
+ * conventions in one place, so that no command has to repeat them: usage errors exit 2 (1 stays "failed / not
+ * verified"), with `--json` every error is JSON on stdout, and a failure — a typed Cloister error or a system error such
+ * as EADDRINUSE or EEXIST — is one coded line, never a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE, cliFailureOf, exitCodeFor, type CliFailure } from './errors.js';
 
 // Commands load their modules only when run: `cloister node-agent` (a long-lived DaemonSet process) must not carry
 // the verifier, the simulator and their dependencies in memory.
@@ -23,27 +29,55 @@ const enclaveSignCommand = lazy(async () => (await import('./commands/enclave.js
 const enclaveMeasureCommand = lazy(async () => (await import('./commands/enclave.js')).enclaveMeasureCommand);
 const ratlsInspectCommand = lazy(async () => (await import('./commands/ratls.js')).ratlsInspectCommand);
 const ratlsVerifyCommand = lazy(async () => (await import('./commands/ratls.js')).ratlsVerifyCommand);
+const installCommand = lazy(async () => (await import('./commands/install.js')).installCommand);
+const webhookServeCommand = lazy(async () => (await import('./commands/webhook.js')).webhookServeCommand);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export function buildProgram(): Command {
+/** Metrics port of `node-agent` when it runs only the quote helper (the device plugin's agent keeps 9310). */
+export const QUOTE_HELPER_METRICS_PORT = '9311';
+
+/**
+ * `cloister node-agent --quote-helper --no-device-plugin` beside a device-plugin agent on the same host must not
+ * collide on the metrics port: without an explicit --metrics-port, the helper-only agent takes 9311.
+ */
+const nodeAgentAction = async (opts: Record<string, unknown>, cmd: Command): Promise<void> => {
+  const explicit = cmd.getOptionValueSource('metricsPort') === 'cli';
+  const options = !explicit && opts['devicePlugin'] === false ? { ...opts, metricsPort: QUOTE_HELPER_METRICS_PORT } : opts;
+  await (nodeAgentCommand as (o: Record<string, unknown>, c: Command) => Promise<void>)(options, cmd);
+};
+
+export interface BuildProgramOptions {
+  /** Where commander's own messages (usage errors, help) go. Default: stdout / stderr. */
+  readonly writeOut?: (s: string) => void;
+  readonly writeErr?: (s: string) => void;
+}
+
+export function buildProgram(io: BuildProgramOptions = {}): Command {
   const program = new Command('cloister')
     .description('Enclave-aware containers with Intel SGX: attestation, enclaves, node agent.')
-const installCommand = lazy(async () => (await import('./commands/install.js')).installCommand);
-const webhookServeCommand = lazy(async () => (await import('./commands/webhook.js')).webhookServeCommand);
     .version('0.1.0')
-    .showHelpAfterError();
+    // Inherited by every subcommand created below: usage errors throw (runCli maps them to exit 2 / JSON).
+    .exitOverride()
+    .configureOutput({
+      writeOut: io.writeOut ?? ((s) => process.stdout.write(s)),
+      writeErr: io.writeErr ?? ((s) => process.stderr.write(s)),
+    })
+    .showHelpAfterError('(run with --help for usage)');
 
   program
     .command('verify')
     .description('verify an SGX/TDX DCAP quote against its collateral, as Intel QVL does (exit 0: verified, 1: not)')
-    .argument('<quote>', 'quote file: raw bytes, hex or base64 (Open Enclave report headers are unwrapped)')
-    .requiredOption('--collateral <file>', 'collateral bundle (dcap-qvl QuoteCollateralV3 JSON)')
+    .argument('<quote>', 'quote file (- for stdin): raw bytes, hex or base64 (Open Enclave report headers are unwrapped)')
+    .requiredOption('--collateral <file>', 'collateral bundle (dcap-qvl QuoteCollateralV3 JSON; - for stdin)')
     .option('--now <iso>', 'verification time (default: now)')
     .option('--trust-root <file>', 'certificate whose public key is a trust anchor instead of the Intel SGX Root CA (repeatable)', collect)
     .option('--allow-expired-collateral', 'accept collateral outside its validity, as Intel QvE does; reported in the result')
     .option('--skip-root-crl-freshness', "ignore the root CA CRL's thisUpdate/nextUpdate; reported in the result")
     .option('--skip-pck-crl-freshness', "ignore the PCK CRL's thisUpdate/nextUpdate; reported in the result")
+    .option('--policy <json|file>', 'enclave policy JSON (inline or a file): mrenclave, mrsigner, isvProdId, minIsvSvn, acceptedTcbStatuses… (docs/attestation/policy.md)')
+    .option('--allow-debug', 'with --policy: accept a debug enclave')
+    .option('--allow-simulated', 'with --policy: accept evidence from a simulated platform (chained to a --trust-root that is not Intel)')
     .option('--json', 'print the result as JSON')
     .action(verifyCommand);
 
@@ -51,7 +85,7 @@ const webhookServeCommand = lazy(async () => (await import('./commands/webhook.j
   quote
     .command('inspect')
     .description('print every parsed field and claim of a quote (no verification)')
-    .argument('<file>', 'quote file: raw bytes, hex or base64')
+    .argument('<file>', 'quote file (- for stdin): raw bytes, hex or base64')
     .option('--json', 'print JSON')
     .action(quoteInspectCommand);
 
@@ -59,7 +93,7 @@ const webhookServeCommand = lazy(async () => (await import('./commands/webhook.j
   collateral
     .command('fetch')
     .description('fetch the collateral bundle for a quote from Intel PCS (default) or a PCCS')
-    .argument('<quote>', 'quote file: raw bytes, hex or base64')
+    .argument('<quote>', 'quote file (- for stdin): raw bytes, hex or base64')
     .option('--pccs <url>', 'PCCS base URL, e.g. https://pccs.example:8081')
     .option('--pcs <url>', 'Intel PCS base URL (default https://api.trustedservices.intel.com)')
     .option('--api-key <key>', 'Intel PCS subscription key (Ocp-Apim-Subscription-Key)')
@@ -70,8 +104,10 @@ const webhookServeCommand = lazy(async () => (await import('./commands/webhook.j
   program
     .command('up')
     .description('the main job: a local simulated SGX node runs the hello-world enclave, quotes out of process, and verifies it')
-    .option('--enclave <dir>', 'enclave directory (default examples/helloworld)')
-    .option('--name <name>', 'who the enclave greets (default world)')
+    .option('--enclave <dir>', 'your enclave, built and signed (default: the bundled hello-world, signed with a throwaway key)')
+    .option('--ecall <name>', 'the ecall to make (default greet; required with --enclave unless it has exactly one)')
+    .option('--args <json>', 'its argument as JSON (default {"name": NAME})')
+    .option('--name <name>', 'who the hello-world enclave greets (default world)')
     .option('--keep', 'keep the temporary node directory')
     .option('--json', 'report as JSON')
     .action(upCommand);
@@ -88,7 +124,7 @@ const webhookServeCommand = lazy(async () => (await import('./commands/webhook.j
     .option('--enclave-limit <n>', 'sgx.intel.com/enclave slots (default 110)')
     .option('--provision-limit <n>', 'sgx.intel.com/provision slots (default 110)')
     .option('--legacy-aliases', 'also map /dev/sgx/enclave and /dev/sgx/provision into containers')
-    .option('--metrics-port <port>', '/metrics, /healthz, /readyz port (default 9310)')
+    .option('--metrics-port <port>', `/metrics, /healthz, /readyz port (default 9310; ${QUOTE_HELPER_METRICS_PORT} with --no-device-plugin)`)
     .option('--metrics-host <host>', 'address to listen on (default 0.0.0.0)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
     .option('--quote-helper', 'serve the AESM protocol on /var/run/aesmd/aesm.socket (simulated nodes) or probe Intel aesmd')
@@ -96,7 +132,8 @@ const webhookServeCommand = lazy(async () => (await import('./commands/webhook.j
     .option('--aesm-socket <path>', 'AESM socket (default /var/run/aesmd/aesm.socket)')
     .option('--platform-dir <dir>', 'simulated platform for the quote helper (default /var/lib/cloister/sgx-sim)')
     .option('--quote-version <n>', 'quote version the simulated QE emits: 3 (default) or 4')
-    .action(nodeAgentCommand);
+    .addHelpText('after', `\nWith --no-device-plugin and no --metrics-port, the metrics port is ${QUOTE_HELPER_METRICS_PORT}, so that a\nquote-helper agent and a device-plugin agent can run side by side.`)
+    .action(nodeAgentAction);
 
   const sim = program
     .command('sim')
@@ -195,26 +232,24 @@ const webhookServeCommand = lazy(async () => (await import('./commands/webhook.j
   ratls
     .command('inspect')
     .description('print the evidence formats, claims and public-key binding of an RA-TLS certificate (no verification)')
-    .argument('<cert>', 'certificate file: PEM or DER')
+    .argument('<cert>', 'certificate file (- for stdin): PEM or DER')
     .option('--json', 'print JSON')
     .action(ratlsInspectCommand);
   ratls
     .command('verify')
     .description('verify an RA-TLS certificate: its evidence, the key binding, the quote and a policy (exit 0: verified, 1: not)')
-    .argument('<cert>', 'certificate file: PEM or DER')
+    .argument('<cert>', 'certificate file (- for stdin): PEM or DER')
     .option('--collateral <file>', 'collateral bundle (dcap-qvl QuoteCollateralV3 JSON) for full quote verification')
     .option('--now <iso>', 'verification time (default: now)')
     .option('--trust-root <file>', 'certificate whose public key is a trust anchor instead of the Intel SGX Root CA (repeatable)', collect)
     .option('--signatures-only', 'without collateral: check the quote signatures, PCK chain and binding, not the TCB status')
-    .option('--policy <json>', 'policy JSON (inline or a file): mrenclave, mrsigner, productId, minSecurityVersion, acceptedTcbStatuses…')
-    .option('--allow-debug', 'accept a debug enclave')
-    .option('--allow-simulated', 'accept evidence from a simulated platform (chained to a --trust-root that is not Intel)')
+    .option('--policy <json|file>', 'enclave policy JSON (inline or a file): mrenclave, mrsigner, isvProdId, minIsvSvn, acceptedTcbStatuses… (docs/attestation/policy.md)')
+    .option('--allow-debug', 'with --policy: accept a debug enclave')
+    .option('--allow-simulated', 'with --policy: accept evidence from a simulated platform (chained to a --trust-root that is not Intel)')
     .option('--allow-expired-collateral', 'accept collateral outside its validity, as Intel QvE does')
     .option('--json', 'print the result as JSON')
     .action(ratlsVerifyCommand);
 
-  return program;
-}
   program
     .command('install')
     .description('render the add-on (node agent, quote helper, webhook, attestation service, key broker) as manifests: | kubectl apply -f -')
@@ -261,3 +296,45 @@ const webhookServeCommand = lazy(async () => (await import('./commands/webhook.j
     .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
     .action(webhookServeCommand);
 
+  return program;
+}
+
+/** How a usage error from commander reads as a failure. */
+function usageFailure(e: CommanderError): CliFailure {
+  const message = e.message.replace(/^error: /, '');
+  return { code: 'USAGE', message };
+}
+
+/**
+ * Runs the CLI on `argv` (process.argv form) and resolves with the exit status; never throws for a user's mistake or a
+ * system error. With `--json` anywhere in the arguments, failures are `{"ok":false,"error":{code,message,hint?}}` on
+ * stdout.
+ */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const json = argv.slice(2).includes('--json');
+  // With --json, commander's own error text is replaced by the JSON failure; help and version still print.
+  const program = buildProgram(json ? { writeErr: () => undefined } : {});
+  const fail = (f: CliFailure, status: number): number => {
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: f }, null, 2)}\n`);
+    else process.stderr.write(`error ${f.code}: ${f.message}\n${f.hint !== undefined ? `hint: ${f.hint}\n` : ''}`);
+    return status;
+  };
+  try {
+    await program.parseAsync([...argv]);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // `cloister` or `cloister quote` without a subcommand: help was printed to stderr; that is a usage error.
+      if (e.code === 'commander.help') return json ? fail({ code: 'USAGE', message: 'a subcommand is required' }, EXIT_USAGE) : EXIT_USAGE;
+      if (json) return fail(usageFailure(e), EXIT_USAGE);
+      return EXIT_USAGE; // commander already printed "error: …" and the short hint
+    }
+    const f = cliFailureOf(e);
+    if (f !== undefined) return fail(f, exitCodeFor(f.code));
+    // Not a known failure: a bug. Keep the stack for the report.
+    process.stderr.write(`cloister: unexpected error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+  const code = process.exitCode;
+  return typeof code === 'number' ? code : code === undefined ? 0 : Number(code) || 0;
+}
