@@ -50,16 +50,18 @@ export {
   type VerifiedEvidence,
   type VerifyEvidenceOptions,
 } from './attestation/verify-evidence.js';
+// Policies are @cloister/policy's (the one engine); re-exported so that SDK users need one import.
 export {
-  DEFAULT_ACCEPTED_TCB_STATUSES,
-  checkPolicy,
-  enforcePolicy,
-  type EnclaveIdentityClaims,
+  PolicyError,
+  parsePolicy,
+  type EnclaveIdentity,
   type EnclavePolicy,
   type MrenclavePolicy,
   type MrsignerPolicy,
+  type Policy,
   type PolicyCommon,
-} from './attestation/policy.js';
+  type PolicyDecision,
+} from '@cloister/policy';
 export {
   GRAMINE_ENCLAVE_ROOT,
   GRAMINE_MIN_ENCLAVE_MIB,

@@ -234,7 +234,7 @@ test('attestation-fs: quote = write user_report_data then read quote; it verifie
     trustAnchors: [trustAnchorFromCertificate(pki.rootCertPem)],
   });
   assert.deepEqual(ok.reportData, expected);
-  assert.equal(ok.identity.productId, 7);
+  assert.equal(ok.identity.isvProdId, 7);
   await assert.rejects(attestation.quote(new Uint8Array(65)), (e) => EnclaveError.is(e) && e.code === 'INVALID_ARGUMENT');
 });
 

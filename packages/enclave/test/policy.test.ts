@@ -18,7 +18,7 @@ import {
 } from '@cloister/sgx-sim';
 import { EnclaveError } from '../src/errors.js';
 import { verifyEvidence, type VerifyEvidenceOptions } from '../src/attestation/verify-evidence.js';
-import type { EnclavePolicy } from '../src/attestation/policy.js';
+import { PolicyError, type EnclavePolicy } from '@cloister/policy';
 
 const platform = Platform.create({ secret: new Uint8Array(32).fill(7) });
 const pkiPromise = createSimPki(platform);
@@ -47,9 +47,9 @@ async function evidence(identity = production, collateralOptions: SimCollateralO
 
 async function refused(promise: Promise<unknown>, rule: string): Promise<void> {
   await assert.rejects(promise, (e) => {
-    assert.ok(EnclaveError.is(e), `an EnclaveError, got ${String(e)}`);
+    assert.ok(PolicyError.is(e), `a PolicyError, got ${String(e)}`);
     assert.equal(e.code, 'POLICY_MISMATCH');
-    assert.ok(e.message.startsWith(`policy.${rule}:`), e.message);
+    assert.equal(e.rule, rule, e.message);
     return true;
   });
 }
@@ -61,8 +61,10 @@ test('MRENCLAVE policy: accepted (one value or a list), refused for another MREN
   const ok = await verifyEvidence(quote, { mrenclave: hex(MRENCLAVE), allowSimulated: true }, options);
   assert.equal(ok.identity.mrenclave, hex(MRENCLAVE));
   assert.equal(ok.identity.mrsigner, hex(MRSIGNER));
-  assert.equal(ok.identity.productId, 3);
-  assert.equal(ok.identity.securityVersion, 5);
+  assert.equal(ok.identity.isvProdId, 3);
+  assert.equal(ok.identity.isvSvn, 5);
+  assert.equal(ok.identity.reportData, hex(REPORT_DATA));
+  assert.deepEqual(ok.decision.optIns, [{ option: 'allowSimulated', value: 'true', used: true }]);
   assert.equal(ok.identity.debug, false);
   assert.deepEqual(ok.reportData, REPORT_DATA);
   assert.equal(ok.result.status, 'UpToDate');
@@ -74,36 +76,36 @@ test('MRENCLAVE policy: accepted (one value or a list), refused for another MREN
 
 test('MRSIGNER policy: signer, product ID and minimum security version', async () => {
   const { quote, options } = await evidence();
-  const base = { mrsigner: hex(MRSIGNER), productId: 3, allowSimulated: true } as const;
+  const base = { mrsigner: hex(MRSIGNER), isvProdId: 3, allowSimulated: true } as const;
   await verifyEvidence(quote, base, options);
-  await verifyEvidence(quote, { ...base, minSecurityVersion: 5 }, options);
-  await refused(verifyEvidence(quote, { ...base, minSecurityVersion: 6 }, options), 'minSecurityVersion');
-  await refused(verifyEvidence(quote, { ...base, productId: 4 }, options), 'productId');
+  await verifyEvidence(quote, { ...base, minIsvSvn: 5 }, options);
+  await refused(verifyEvidence(quote, { ...base, minIsvSvn: 6 }, options), 'isvSvn');
+  await refused(verifyEvidence(quote, { ...base, isvProdId: 4 }, options), 'isvProdId');
   await refused(verifyEvidence(quote, { ...base, mrsigner: 'cc'.repeat(32) }, options), 'mrsigner');
   // Both identities at once must both match.
   await refused(verifyEvidence(quote, { ...base, mrenclave: '11'.repeat(32) }, options), 'mrenclave');
-  // Malformed policies are the caller's bug, not a mismatch.
+  // Malformed policies are the caller's bug, not a mismatch: POLICY_INVALID naming the key, the same as the CLI's.
+  const invalid = (key: string) => (e: unknown) => PolicyError.is(e) && e.code === 'POLICY_INVALID' && e.key === key;
+  await assert.rejects(verifyEvidence(quote, { mrsigner: hex(MRSIGNER) } as unknown as EnclavePolicy, options), invalid('isvProdId'));
+  await assert.rejects(verifyEvidence(quote, { allowSimulated: true } as unknown as EnclavePolicy, options), invalid('mrenclave'));
+  await assert.rejects(verifyEvidence(quote, {} as unknown as EnclavePolicy, options), invalid('mrenclave'));
   await assert.rejects(
-    verifyEvidence(quote, { mrsigner: hex(MRSIGNER) } as unknown as EnclavePolicy, options),
-    (e) => EnclaveError.is(e) && e.code === 'INVALID_ARGUMENT' && /productId/.test(e.message),
+    verifyEvidence(quote, { mrenclaev: hex(MRENCLAVE), allowSimulated: true } as unknown as EnclavePolicy, options),
+    invalid('mrenclaev'),
   );
-  await assert.rejects(
-    verifyEvidence(quote, { allowSimulated: true } as unknown as EnclavePolicy, options),
-    (e) => EnclaveError.is(e) && e.code === 'INVALID_ARGUMENT',
-  );
-  await assert.rejects(verifyEvidence(quote, { mrenclave: 'xyz' }, options), (e) => EnclaveError.is(e) && e.code === 'INVALID_ARGUMENT');
+  await assert.rejects(verifyEvidence(quote, { mrenclave: 'xyz' }, options), invalid('mrenclave'));
 });
 
 test('a debug enclave is refused unless allowDebug', async () => {
   const { quote, options } = await evidence(debug);
-  await refused(verifyEvidence(quote, { mrenclave: hex(MRENCLAVE), allowSimulated: true }, options), 'allowDebug');
+  await refused(verifyEvidence(quote, { mrenclave: hex(MRENCLAVE), allowSimulated: true }, options), 'debug');
   const ok = await verifyEvidence(quote, { mrenclave: hex(MRENCLAVE), allowSimulated: true, allowDebug: true }, options);
   assert.equal(ok.identity.debug, true);
 });
 
 test('simulated evidence is refused unless allowSimulated; without the simulated anchor dcap refuses it', async () => {
   const { quote, options } = await evidence();
-  await refused(verifyEvidence(quote, { mrenclave: hex(MRENCLAVE) }, options), 'allowSimulated');
+  await refused(verifyEvidence(quote, { mrenclave: hex(MRENCLAVE) }, options), 'simulated');
   const { trustAnchors: _ignored, ...intelOnly } = options;
   await assert.rejects(verifyEvidence(quote, { mrenclave: hex(MRENCLAVE), allowSimulated: true }, intelOnly), (e) => DcapError.is(e));
 });
@@ -111,10 +113,10 @@ test('simulated evidence is refused unless allowSimulated; without the simulated
 test('OutOfDate is refused by default, accepted when listed with all its advisories', async () => {
   const { quote, options } = await evidence(production, { tcbStatus: 'OutOfDate', advisoryIds: ['INTEL-SA-00001', 'INTEL-SA-00002'] });
   const policy = { mrenclave: hex(MRENCLAVE), allowSimulated: true } as const;
-  await refused(verifyEvidence(quote, policy, options), 'acceptedTcbStatuses');
+  await refused(verifyEvidence(quote, policy, options), 'tcbStatus');
   await refused(
     verifyEvidence(quote, { ...policy, acceptedTcbStatuses: ['UpToDate', 'OutOfDate'], acceptedAdvisories: ['INTEL-SA-00001'] }, options),
-    'acceptedAdvisories',
+    'advisories',
   );
   const ok = await verifyEvidence(
     quote,
@@ -125,7 +127,7 @@ test('OutOfDate is refused by default, accepted when listed with all its advisor
   assert.deepEqual([...ok.result.advisoryIds].sort(), ['INTEL-SA-00001', 'INTEL-SA-00002']);
 
   const sw = await evidence(production, { tcbStatus: 'SWHardeningNeeded' });
-  await refused(verifyEvidence(sw.quote, policy, sw.options), 'acceptedTcbStatuses');
+  await refused(verifyEvidence(sw.quote, policy, sw.options), 'tcbStatus');
   await verifyEvidence(sw.quote, { ...policy, acceptedTcbStatuses: ['UpToDate', 'SWHardeningNeeded'] }, sw.options);
 });
 

@@ -14,6 +14,7 @@ import { Platform, createSimCollateral, createSimPki, generateSigningKey, savePk
 import { Registry } from 'prom-client';
 import {
   EnclaveError,
+  PolicyError,
   buildEnclave,
   createEnclave,
   signEnclaveDir,
@@ -80,12 +81,12 @@ test('build, sign, run, attest out of process, seal across restarts, refuse chan
     const quote = await enclave.ecalls.quote({ data });
     const ok = await verifyEvidence(quote, { mrenclave: signedA.mrenclave, allowSimulated: true, reportData: data }, { collateral, trustAnchors: anchors });
     assert.equal(ok.identity.mrenclave, signedA.mrenclave);
-    assert.equal(ok.identity.productId, 5);
-    assert.equal(ok.identity.securityVersion, 2);
+    assert.equal(ok.identity.isvProdId, 5);
+    assert.equal(ok.identity.isvSvn, 2);
     // The default policy refuses simulated evidence.
     await assert.rejects(
       verifyEvidence(quote, { mrenclave: signedA.mrenclave }, { collateral, trustAnchors: anchors }),
-      (e: unknown) => EnclaveError.is(e) && e.code === 'POLICY_MISMATCH',
+      (e: unknown) => PolicyError.is(e) && e.code === 'POLICY_MISMATCH',
     );
 
     // Sealed data survives a restart of the same enclave.
@@ -107,7 +108,7 @@ test('build, sign, run, attest out of process, seal across restarts, refuse chan
       const quoteB = await other.ecalls.quote({ data });
       await assert.rejects(
         verifyEvidence(quoteB, { mrenclave: signedA.mrenclave, allowSimulated: true }, { collateral, trustAnchors: anchors }),
-        (e: unknown) => EnclaveError.is(e) && e.code === 'POLICY_MISMATCH',
+        (e: unknown) => PolicyError.is(e) && e.code === 'POLICY_MISMATCH',
       );
       await assert.rejects(other.ecalls.unseal({ blob: blobEnclave }), (e: unknown) => EnclaveError.is(e) && e.code === 'UNSEAL_FAILED');
       // Same signer: MRSIGNER-sealed data is shared by the signer's enclaves, as on SGX.

@@ -107,8 +107,8 @@ export function parsePolicy(input: unknown): Policy {
   }
   const mrsigner = present('mrsigner') ? hexOf(p['mrsigner'], 'mrsigner', 32) : undefined;
   const isvProdId = present('isvProdId') ? u16(p['isvProdId'], 'isvProdId') : undefined;
-  if (mrsigner !== undefined && isvProdId === undefined) {
-    invalid('isvProdId', 'mrsigner needs isvProdId (one signer signs many products)');
+  if (mrsigner !== undefined && mrenclave === undefined && isvProdId === undefined) {
+    invalid('isvProdId', 'mrsigner needs isvProdId (one signer signs many products) unless mrenclave is pinned too');
   }
   const minIsvSvn = present('minIsvSvn') ? u16(p['minIsvSvn'], 'minIsvSvn') : 0;
   const allowDebug = present('allowDebug') ? bool(p['allowDebug'], 'allowDebug') : false;

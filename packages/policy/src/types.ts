@@ -22,7 +22,7 @@ export interface PolicyCommon {
   readonly minIsvSvn?: number;
 }
 
-/** Identity by measurement: one MRENCLAVE or a list of accepted ones (hex, 32 bytes each). */
+/** Identity by measurement: one MRENCLAVE or a list of accepted ones (hex, 32 bytes each); mrsigner etc. add to it. */
 export interface MrenclavePolicy extends PolicyCommon {
   readonly mrenclave: string | readonly string[];
   readonly mrsigner?: string;

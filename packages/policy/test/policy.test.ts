@@ -106,6 +106,7 @@ test('parsePolicy normalizes: 0x and upper-case hex, one MRENCLAVE or a list, de
   assert.deepEqual(q.acceptedAdvisories, ['INTEL-SA-00289']);
   assert.equal(q.reportData, '0102');
   assert.deepEqual(parsePolicy(policyToJson(q)), q, 'policyToJson writes what parsePolicy reads');
+  assert.equal(parsePolicy({ mrenclave: MRENCLAVE, mrsigner: MRSIGNER }).isvProdId, undefined, 'mrsigner adds to a pinned mrenclave');
 });
 
 test('parsePolicyJson: invalid JSON and oversized text are POLICY_INVALID at $', () => {

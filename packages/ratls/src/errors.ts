@@ -1,7 +1,8 @@
 /**
  * Typed errors of `@cloister/ratls`. Every failure of untrusted input (a certificate, its evidence, the quote inside)
  * is a {@link RatlsError} with a stable `code`; a failed quote verification keeps the `DcapError` as `cause` and its
- * code in the message and in {@link RatlsError.dcapCode}.
+ * code in the message and in {@link RatlsError.dcapCode}. A policy that refuses the enclave is @cloister/policy's
+ * PolicyError (POLICY_MISMATCH with the failed `rule`, or POLICY_INVALID), the same error every Cloister verifier throws.
  */
 export const RATLS_ERROR_CODES = [
   /** The certificate carries no attestation evidence extension this package knows. */
@@ -12,8 +13,6 @@ export const RATLS_ERROR_CODES = [
   'BINDING_MISMATCH',
   /** The quote does not verify (signatures, chain to the trust root, collateral). */
   'UNTRUSTED_EVIDENCE',
-  /** The quote verifies but the enclave or platform does not satisfy the policy. */
-  'POLICY_MISMATCH',
   /** The certificate is malformed, its self-signature does not verify, or it is outside its validity. */
   'INVALID_CERTIFICATE',
 ] as const;

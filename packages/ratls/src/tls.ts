@@ -9,7 +9,9 @@
  * after the handshake and before any application data is exchanged:
  *  - client side (`connectAttested`, `attestedHttpsAgent`): the socket is handed to the caller, or to the HTTP
  *    client, only once the server's certificate verifies. On failure the socket is destroyed and the promise rejects
- *    with the RatlsError (or DcapError).
+ *    with the RatlsError (or DcapError, or the PolicyError of @cloister/policy when the policy refuses the peer).
+ *  - the policy is validated (@cloister/policy parsePolicy) when the server, agent or connection is made: a malformed
+ *    one is a PolicyError POLICY_INVALID at once, never a refusal at the first handshake.
  *  - server side (`createAttestedServer`, `createAttestedHttpsServer` with `requestClientCertificate`): the server's
  *    `secureConnection` event, which is what the application and the HTTP parser listen to, is emitted only once the
  *    client's certificate verifies. Until then nothing listens to the socket: what the client sends stays buffered.
@@ -21,6 +23,7 @@ import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { QuoteVerifier } from '@cloister/dcap';
 import { nodeCryptoProvider } from '@cloister/dcap/node';
+import { parsePolicy } from '@cloister/policy';
 import { RatlsError } from './errors.js';
 import { verifyAttestedCertificate, type AttestedPolicy, type AttestedVerification, type VerifyAttestedOptions } from './verify.js';
 
@@ -105,7 +108,8 @@ function serverTlsOptions(options: AttestedServerOptions): tls.TlsOptions {
  * Hold `secureConnection` back until the client's certificate verifies. Every listener (the caller's, and for https
  * the HTTP parser) is attached to that event, so nothing reads the socket before the verification succeeds.
  */
-function gateSecureConnection(server: tls.Server, verification: PeerVerification): void {
+function gateSecureConnection(server: tls.Server, peer: PeerVerification): void {
+  const verification: PeerVerification = { ...peer, policy: parsePolicy(peer.policy) };
   const emit = server.emit.bind(server) as (event: string | symbol, ...args: unknown[]) => boolean;
   server.emit = ((event: string | symbol, ...args: unknown[]): boolean => {
     if (event !== 'secureConnection') return emit(event, ...args);
@@ -216,8 +220,14 @@ function attestOnSecureConnect(socket: tls.TLSSocket, verification: PeerVerifica
  * certificate (mutual).
  */
 export function connectAttested(options: ConnectAttestedOptions): Promise<tls.TLSSocket> {
+  let verification: PeerVerification;
+  try {
+    verification = { ...(options.verifyOptions !== undefined ? { verifyOptions: options.verifyOptions } : {}), policy: parsePolicy(options.policy) };
+  } catch (e) {
+    return Promise.reject(asError(e));
+  }
   const socket = tls.connect(clientTlsOptions(options));
-  return attestOnSecureConnect(socket, options);
+  return attestOnSecureConnect(socket, verification);
 }
 
 export interface AttestedHttpsAgentOptions extends PeerVerification, https.AgentOptions {
@@ -235,7 +245,7 @@ type CreateConnectionCallback = (err: Error | null, socket?: Duplex) => void;
  */
 export function attestedHttpsAgent(options: AttestedHttpsAgentOptions): https.Agent {
   const { policy, verifyOptions, certificatePem, privateKeyPem, ...agentOptions } = options;
-  const verification: PeerVerification = { policy, ...(verifyOptions !== undefined ? { verifyOptions } : {}) };
+  const verification: PeerVerification = { policy: parsePolicy(policy), ...(verifyOptions !== undefined ? { verifyOptions } : {}) };
   const agent = new https.Agent({ maxCachedSessions: 0, ...agentOptions });
   // Node's Agent accepts an asynchronous createConnection: return nothing and call back with the socket.
   const create = (connectOptions: tls.ConnectionOptions, callback: CreateConnectionCallback): undefined => {

@@ -1,7 +1,8 @@
 /**
  * Verifying an RA-TLS certificate: the certificate (self-signature, validity), the strongest evidence it carries
  * (TCG DICE first; a present but failing DICE extension is never bypassed through a legacy one), the key binding,
- * the quote (with collateral, or provenance only), then the policy.
+ * the quote (with collateral, or provenance only), then the policy — held by @cloister/policy, the one engine that
+ * `verifyEvidence` and `cloister verify --policy` use too, so a policy means the same everywhere.
  */
 import {
   DcapError,
@@ -14,24 +15,22 @@ import {
   type TrustAnchor,
   type VerificationResult,
 } from '@cloister/dcap';
+import {
+  enclaveIdentity,
+  evaluatePolicy,
+  parsePolicy,
+  type EnclaveIdentity,
+  type EnclavePolicy,
+  type Policy,
+  type PolicyDecision,
+  type PolicyEvidence,
+} from '@cloister/policy';
 import { checkCertificate, loadCertificate, toTime } from './certificate.js';
 import { RatlsError } from './errors.js';
 import { checkEvidenceBinding, extractEvidence, parseSgxQuote, sha256, strongestEvidence, type EvidenceFormat } from './formats.js';
 
-export interface AttestedPolicy {
-  /** Accepted MRENCLAVE value(s), hex (case-insensitive). */
-  readonly mrenclave?: string | readonly string[];
-  readonly mrsigner?: string;
-  readonly productId?: number;
-  /** ISVSVN must be at least this. */
-  readonly minSecurityVersion?: number;
-  /** Accept debug enclaves (their memory is readable by the host). Default false. */
-  readonly allowDebug?: boolean;
-  /** Accept evidence that chains to a trust root that is not Intel's (e.g. @cloister/sgx-sim). Default false. */
-  readonly allowSimulated?: boolean;
-  /** TCB statuses accepted when collateral is used. Default ['UpToDate']. */
-  readonly acceptedTcbStatuses?: readonly string[];
-}
+/** An RA-TLS peer's policy is an enclave policy of @cloister/policy (the one engine; docs/attestation/policy.md). */
+export type AttestedPolicy = EnclavePolicy | Policy;
 
 export type CollateralInput = CollateralBundle | string | object;
 
@@ -49,23 +48,31 @@ export interface VerifyAttestedOptions {
   readonly verifier?: QuoteVerifier;
 }
 
-export interface AttestedVerification {
+/** A verified RA-TLS certificate before any policy: genuine evidence bound to the key, identity not yet checked. */
+export interface AttestedEvidence {
   readonly format: EvidenceFormat;
   readonly oid: string;
   readonly bindingDescription: string;
   /** The SGX claims of the verified quote. */
   readonly claims: SgxClaims;
+  /** The enclave's identity in the one vocabulary (mrenclave, mrsigner, isvProdId, isvSvn, debug, reportData). */
+  readonly identity: EnclaveIdentity;
   /** Present when the quote was verified with collateral. */
   readonly result?: VerificationResult;
   readonly trustAnchor: { readonly name: string; readonly intel: boolean };
   readonly certificate: { readonly subject: string; readonly spkiSha256: string };
+  /** The facts a policy is held against (@cloister/policy PolicyEvidence): the dcap result, or provenance only. */
+  readonly policyEvidence: PolicyEvidence;
+}
+
+/** A verified RA-TLS certificate whose enclave the policy accepts. */
+export interface AttestedVerification extends AttestedEvidence {
+  /** Every policy rule as checked, with the opt-ins in force (tcbNotEvaluated for signaturesOnly). */
+  readonly decision: PolicyDecision;
+
 }
 
 let defaultVerifier: QuoteVerifier | undefined;
-
-function policyMismatch(rule: string, message: string): never {
-  throw new RatlsError('POLICY_MISMATCH', `policy ${rule}: ${message}`);
-}
 
 function untrusted(e: unknown, what: string): never {
   if (DcapError.is(e)) {
@@ -74,47 +81,29 @@ function untrusted(e: unknown, what: string): never {
   throw e;
 }
 
-const normHex = (s: string): string => s.trim().toLowerCase().replace(/^0x/, '');
-
-export function checkPolicy(
-  claims: SgxClaims,
-  policy: AttestedPolicy,
-  context: { readonly simulated: boolean; readonly tcbStatus: string | undefined },
-): void {
-  if (context.simulated && policy.allowSimulated !== true) {
-    policyMismatch('allowSimulated', 'the quote chains to a trust root that is not Intel\'s (simulated evidence)');
-  }
-  if (context.tcbStatus !== undefined) {
-    const accepted = policy.acceptedTcbStatuses ?? ['UpToDate'];
-    if (!accepted.includes(context.tcbStatus)) {
-      policyMismatch('acceptedTcbStatuses', `TCB status ${context.tcbStatus} is not one of ${accepted.join(', ')}`);
-    }
-  }
-  if (claims.debug && policy.allowDebug !== true) policyMismatch('allowDebug', 'the enclave is a debug enclave');
-  if (policy.mrenclave !== undefined) {
-    const list = (typeof policy.mrenclave === 'string' ? [policy.mrenclave] : policy.mrenclave).map(normHex);
-    if (!list.includes(claims.mrenclave)) policyMismatch('mrenclave', `MRENCLAVE ${claims.mrenclave} is not accepted`);
-  }
-  if (policy.mrsigner !== undefined && normHex(policy.mrsigner) !== claims.mrsigner) {
-    policyMismatch('mrsigner', `MRSIGNER ${claims.mrsigner} is not ${normHex(policy.mrsigner)}`);
-  }
-  if (policy.productId !== undefined && policy.productId !== claims.isvProdId) {
-    policyMismatch('productId', `ISVPRODID ${claims.isvProdId} is not ${policy.productId}`);
-  }
-  if (policy.minSecurityVersion !== undefined && claims.isvSvn < policy.minSecurityVersion) {
-    policyMismatch('minSecurityVersion', `ISVSVN ${claims.isvSvn} is below ${policy.minSecurityVersion}`);
-  }
-}
-
 /**
- * Verifies an RA-TLS certificate against `policy`. Rejects with RatlsError: INVALID_CERTIFICATE, NO_EVIDENCE,
- * INVALID_EVIDENCE, BINDING_MISMATCH, UNTRUSTED_EVIDENCE (the DcapError as cause), POLICY_MISMATCH (naming the rule).
+ * Verifies an RA-TLS certificate against `policy`. Rejects with PolicyError POLICY_INVALID (`key`) for a malformed
+ * policy, before anything else; with RatlsError INVALID_CERTIFICATE, NO_EVIDENCE, INVALID_EVIDENCE, BINDING_MISMATCH,
+ * UNTRUSTED_EVIDENCE (the DcapError as cause); and with PolicyError POLICY_MISMATCH (`rule`) when the policy refuses
+ * the enclave. Without collateral (`signaturesOnly`) the TCB rules are skipped and the decision says so.
  */
 export async function verifyAttestedCertificate(
   input: string | Uint8Array | Certificate,
   policy: AttestedPolicy,
   options: VerifyAttestedOptions = {},
 ): Promise<AttestedVerification> {
+  const checked = parsePolicy(policy);
+  const verified = await verifyAttestedEvidence(input, options);
+  return { ...verified, decision: evaluatePolicy(checked, verified.policyEvidence) };
+}
+
+/**
+ * Everything verifyAttestedCertificate checks except the policy: the certificate, the evidence, the key binding and
+ * the quote. It checks no identity — any genuine enclave passes — so hold the result to a policy
+ * (verifyAttestedCertificate does) before trusting the peer; `cloister ratls verify` without --policy shows it.
+ * Rejects with the RatlsError codes of verifyAttestedCertificate.
+ */
+export async function verifyAttestedEvidence(input: string | Uint8Array | Certificate, options: VerifyAttestedOptions = {}): Promise<AttestedEvidence> {
   const cert = loadCertificate(input);
   const now = toTime(options.now);
   checkCertificate(cert, now);
@@ -169,13 +158,16 @@ export async function verifyAttestedCertificate(
   }
 
   const claims = sgxClaims(quote.body.report);
-  checkPolicy(claims, policy, { simulated: !trustAnchor.intel, tcbStatus: result?.status });
+  const policyEvidence: PolicyEvidence =
+    result !== undefined ? result : { teeType: quote.teeType, claims, simulated: !trustAnchor.intel, tcbNotEvaluated: true };
 
   return {
     format: evidence.format,
     oid: evidence.oid,
     bindingDescription: evidence.bindingDescription,
     claims,
+    identity: enclaveIdentity(claims),
+    policyEvidence,
     ...(result !== undefined ? { result } : {}),
     trustAnchor,
     certificate: { subject: cert.subject.text, spkiSha256: toHex(sha256(cert.spki)) },

@@ -16,6 +16,7 @@ import {
   inspectAttestedCertificate,
   verifyAttestedCertificate,
 } from '../src/index.js';
+import { PolicyError } from '@cloister/policy';
 
 const sha = (s: string): Uint8Array => new Uint8Array(createHash('sha256').update(s).digest());
 const MRENCLAVE = sha('ratls test enclave');
@@ -65,7 +66,7 @@ test('create → verify with collateral: UpToDate, DICE evidence, policy satisfi
   const priv = createPrivateKey(made.privateKeyPem);
   assert.deepEqual(new Uint8Array(createPublicKey(priv).export({ format: 'der', type: 'spki' })), cert.spki);
 
-  const policy = { mrenclave: toHex(MRENCLAVE), mrsigner: toHex(MRSIGNER), productId: 7, minSecurityVersion: 3, allowSimulated: true };
+  const policy = { mrenclave: toHex(MRENCLAVE), mrsigner: toHex(MRSIGNER), isvProdId: 7, minIsvSvn: 3, allowSimulated: true };
   const v = await verifyAttestedCertificate(made.certificatePem, policy, { collateral, trustRoots: roots });
   assert.equal(v.format, 'tcg-dice');
   assert.equal(v.result?.status, 'UpToDate');
@@ -88,30 +89,32 @@ test('refusals: simulated without allowSimulated, Intel root, TCB status, debug'
   const { qe, collateral, roots } = await setup;
   const made = await createAttestedCertificate({ getQuote: quoter(qe), keyAlgorithm: 'P-384', legacyQuote: false, subject: 'CN=x' });
   assert.equal(extractEvidence(parseCertificate(made.certificateDer)).length, 1);
-  const expectCode = async (p: Promise<unknown>, code: string, match?: RegExp) =>
-    assert.rejects(p, (e: unknown) => RatlsError.is(e) && e.code === code && (match === undefined || match.test(e.message)));
-  await expectCode(verifyAttestedCertificate(made.certificatePem, {}, { collateral, trustRoots: roots }), 'POLICY_MISMATCH', /allowSimulated/);
+  const expectCode = async (p: Promise<unknown>, code: string) => assert.rejects(p, (e: unknown) => RatlsError.is(e) && e.code === code);
+  const refused = async (p: Promise<unknown>, rule: string) =>
+    assert.rejects(p, (e: unknown) => PolicyError.is(e) && e.code === 'POLICY_MISMATCH' && e.rule === rule);
+  const id = { mrenclave: toHex(MRENCLAVE) };
+  await refused(verifyAttestedCertificate(made.certificatePem, id, { collateral, trustRoots: roots }), 'simulated');
   // the Intel root refuses the simulated chain; the DcapError is the cause and its code is in the message
-  await assert.rejects(verifyAttestedCertificate(made.certificatePem, { allowSimulated: true }, { collateral }), (e: unknown) => {
+  await assert.rejects(verifyAttestedCertificate(made.certificatePem, { ...id, allowSimulated: true }, { collateral }), (e: unknown) => {
     assert.ok(RatlsError.is(e));
     assert.equal(e.code, 'UNTRUSTED_EVIDENCE');
     assert.ok(e.dcapCode !== undefined && e.message.includes(e.dcapCode));
     assert.ok(e.cause !== undefined);
     return true;
   });
-  await expectCode(
-    verifyAttestedCertificate(made.certificatePem, { allowSimulated: true, acceptedTcbStatuses: ['OutOfDate'] }, { collateral, trustRoots: roots }),
-    'POLICY_MISMATCH',
-    /acceptedTcbStatuses/,
+  await refused(
+    verifyAttestedCertificate(made.certificatePem, { ...id, allowSimulated: true, acceptedTcbStatuses: ['OutOfDate'] }, { collateral, trustRoots: roots }),
+    'tcbStatus',
   );
   const dbg = await createAttestedCertificate({ getQuote: quoter(qe, true) });
-  await expectCode(verifyAttestedCertificate(dbg.certificatePem, { allowSimulated: true }, { collateral, trustRoots: roots }), 'POLICY_MISMATCH', /allowDebug/);
-  const ok = await verifyAttestedCertificate(dbg.certificatePem, { allowSimulated: true, allowDebug: true }, { collateral, trustRoots: roots });
+  await refused(verifyAttestedCertificate(dbg.certificatePem, { ...id, allowSimulated: true }, { collateral, trustRoots: roots }), 'debug');
+  const ok = await verifyAttestedCertificate(dbg.certificatePem, { ...id, allowSimulated: true, allowDebug: true }, { collateral, trustRoots: roots });
+  assert.deepEqual(ok.decision.optIns.map((o) => [o.option, o.used]), [['allowSimulated', true], ['allowDebug', true]]);
   assert.equal(ok.claims.debug, true);
   // a quote over other report data → BINDING_MISMATCH
   const wrong = await createAttestedCertificate({ getQuote: async () => qe.quoteFor(enclaveIdentity({ mrEnclave: MRENCLAVE }), new Uint8Array(64)) });
-  await expectCode(verifyAttestedCertificate(wrong.certificatePem, { allowSimulated: true }, { collateral, trustRoots: roots }), 'BINDING_MISMATCH');
+  await expectCode(verifyAttestedCertificate(wrong.certificatePem, { ...id, allowSimulated: true }, { collateral, trustRoots: roots }), 'BINDING_MISMATCH');
   // expired certificate
   const old = await createAttestedCertificate({ getQuote: quoter(qe), now: '2020-01-01T00:00:00Z', validityDays: 1 });
-  await expectCode(verifyAttestedCertificate(old.certificatePem, { allowSimulated: true }, { collateral, trustRoots: roots }), 'INVALID_CERTIFICATE');
+  await expectCode(verifyAttestedCertificate(old.certificatePem, { ...id, allowSimulated: true }, { collateral, trustRoots: roots }), 'INVALID_CERTIFICATE');
 });

@@ -16,15 +16,29 @@ import {
   verifyAttestedCertificate,
   type RatlsErrorCode,
 } from '../src/index.js';
+import { PolicyError, type PolicyRule } from '@cloister/policy';
 import { REAL_CERTS, resignWithOtherKey } from './ratls-fixtures.js';
 
-async function rejectsWith(p: Promise<unknown>, code: RatlsErrorCode, rule?: string): Promise<void> {
+async function rejectsWith(p: Promise<unknown>, code: RatlsErrorCode): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(RatlsError.is(e), `expected a RatlsError, got ${String(e)}`);
     assert.equal(e.code, code, e.message);
-    if (rule !== undefined) assert.match(e.message, new RegExp(`policy ${rule}:`));
     return true;
   });
+}
+
+/** A policy refusal is the one engine's PolicyError, naming the rule (or, for a malformed policy, the key). */
+async function refused(p: Promise<unknown>, rule: PolicyRule): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(PolicyError.is(e), `expected a PolicyError, got ${String(e)}`);
+    assert.equal(e.code, 'POLICY_MISMATCH', e.message);
+    assert.equal(e.rule, rule, e.message);
+    return true;
+  });
+}
+
+async function invalidPolicy(p: Promise<unknown>, key: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => PolicyError.is(e) && e.code === 'POLICY_INVALID' && e.key === key);
 }
 
 /** expect.json writes names in DER order; dcap's Name.text is RFC 4514 (last RDN first). */
@@ -98,18 +112,27 @@ for (const rc of REAL_CERTS) {
 
   test(`${rc.name}: policy refusals`, async () => {
     const opts = { signaturesOnly: true, now: x.verifyAt } as const;
-    await rejectsWith(verifyAttestedCertificate(rc.pem, {}, opts), 'POLICY_MISMATCH', 'allowDebug');
-    await rejectsWith(verifyAttestedCertificate(rc.pem, { allowDebug: true, mrenclave: '00'.repeat(32) }, opts), 'POLICY_MISMATCH', 'mrenclave');
-    await rejectsWith(verifyAttestedCertificate(rc.pem, { allowDebug: true, mrsigner: '11'.repeat(32) }, opts), 'POLICY_MISMATCH', 'mrsigner');
-    await rejectsWith(verifyAttestedCertificate(rc.pem, { allowDebug: true, productId: 7 }, opts), 'POLICY_MISMATCH', 'productId');
-    await rejectsWith(verifyAttestedCertificate(rc.pem, { allowDebug: true, minSecurityVersion: 1 }, opts), 'POLICY_MISMATCH', 'minSecurityVersion');
-    const ok = await verifyAttestedCertificate(rc.pem, { allowDebug: true, mrenclave: ['00'.repeat(32), x.claims.mrenclave.toUpperCase()] }, opts);
-    assert.equal(ok.claims.mrenclave, x.claims.mrenclave);
+    const mrenclave = x.claims.mrenclave;
+    await refused(verifyAttestedCertificate(rc.pem, { mrenclave }, opts), 'debug');
+    await refused(verifyAttestedCertificate(rc.pem, { allowDebug: true, mrenclave: '00'.repeat(32) }, opts), 'mrenclave');
+    await refused(verifyAttestedCertificate(rc.pem, { allowDebug: true, mrsigner: '11'.repeat(32), isvProdId: x.claims.isvProdId }, opts), 'mrsigner');
+    await refused(verifyAttestedCertificate(rc.pem, { allowDebug: true, mrenclave, isvProdId: x.claims.isvProdId + 1 }, opts), 'isvProdId');
+    await refused(verifyAttestedCertificate(rc.pem, { allowDebug: true, mrenclave, minIsvSvn: x.claims.isvSvn + 1 }, opts), 'isvSvn');
+    // The policies the old RA-TLS check accepted: no identity rule, a misspelt key.
+    await invalidPolicy(verifyAttestedCertificate(rc.pem, {} as never, opts), 'mrenclave');
+    await invalidPolicy(verifyAttestedCertificate(rc.pem, { allowDebug: true, mrenclaev: mrenclave } as never, opts), 'mrenclaev');
+    const ok = await verifyAttestedCertificate(rc.pem, { allowDebug: true, mrenclave: ['00'.repeat(32), mrenclave.toUpperCase()] }, opts);
+    assert.equal(ok.claims.mrenclave, mrenclave);
+    assert.equal(ok.identity.mrenclave, mrenclave);
+    assert.equal(ok.identity.isvSvn, x.claims.isvSvn);
+    assert.deepEqual(ok.decision.checks.filter((k) => k.outcome === 'skip').map((k) => k.rule), ['tcbStatus', 'advisories']);
+    assert.ok(ok.decision.optIns.some((o) => o.option === 'tcbNotEvaluated'));
   });
 
   test(`${rc.name}: certificate checks (validity, no collateral)`, async () => {
-    await rejectsWith(verifyAttestedCertificate(rc.pem, { allowDebug: true }, { signaturesOnly: true, now: '2060-01-01T00:00:00Z' }), 'INVALID_CERTIFICATE');
-    await rejectsWith(verifyAttestedCertificate(rc.pem, { allowDebug: true }, { now: x.verifyAt }), 'UNTRUSTED_EVIDENCE');
+    const policy = { allowDebug: true, mrenclave: x.claims.mrenclave };
+    await rejectsWith(verifyAttestedCertificate(rc.pem, policy, { signaturesOnly: true, now: '2060-01-01T00:00:00Z' }), 'INVALID_CERTIFICATE');
+    await rejectsWith(verifyAttestedCertificate(rc.pem, policy, { now: x.verifyAt }), 'UNTRUSTED_EVIDENCE');
   });
 
   test(`${rc.name}: same evidence under another key → BINDING_MISMATCH`, async () => {
@@ -117,13 +140,13 @@ for (const rc of REAL_CERTS) {
     const i = await inspectAttestedCertificate(forged);
     assert.equal(i.selfSignatureValid, true);
     assert.ok(i.evidence.length === 2 && i.evidence.every((e) => !e.binding.ok));
-    await rejectsWith(verifyAttestedCertificate(forged, { allowDebug: true }, { signaturesOnly: true, now: x.verifyAt }), 'BINDING_MISMATCH');
+    await rejectsWith(verifyAttestedCertificate(forged, { allowDebug: true, mrenclave: x.claims.mrenclave }, { signaturesOnly: true, now: x.verifyAt }), 'BINDING_MISMATCH');
   });
 
   test(`${rc.name}: a flipped certificate signature byte → INVALID_CERTIFICATE`, async () => {
     const bad = new Uint8Array(rc.der);
     bad[bad.length - 5] = bad[bad.length - 5]! ^ 0x01;
-    await rejectsWith(verifyAttestedCertificate(bad, { allowDebug: true }, { signaturesOnly: true, now: x.verifyAt }), 'INVALID_CERTIFICATE');
+    await rejectsWith(verifyAttestedCertificate(bad, { allowDebug: true, mrenclave: x.claims.mrenclave }, { signaturesOnly: true, now: x.verifyAt }), 'INVALID_CERTIFICATE');
   });
 }
 
@@ -142,5 +165,5 @@ test('a certificate without evidence → NO_EVIDENCE', async () => {
   const cert = parseCertificate(rc.der);
   const bare = { ...cert, extensions: cert.extensions.filter((e) => e.oid.startsWith('2.5.29.')) };
   assert.deepEqual(extractEvidence(bare), []);
-  await rejectsWith(verifyAttestedCertificate(bare, { allowDebug: true }, { signaturesOnly: true, now: rc.expect.verifyAt }), 'NO_EVIDENCE');
+  await rejectsWith(verifyAttestedCertificate(bare, { allowDebug: true, mrenclave: rc.expect.claims.mrenclave }, { signaturesOnly: true, now: rc.expect.verifyAt }), 'NO_EVIDENCE');
 });

@@ -11,6 +11,7 @@ import type * as tls from 'node:tls';
 import { toHex, trustAnchorFromCertificate } from '@cloister/dcap';
 import { Platform, SimQuotingEnclave, createSimCollateral, createSimPki, enclaveIdentity } from '@cloister/sgx-sim';
 import { createAttestedCertificate } from '../src/create.js';
+import { PolicyError } from '@cloister/policy';
 import { RatlsError } from '../src/errors.js';
 import type { AttestedPolicy, VerifyAttestedOptions } from '../src/verify.js';
 import {
@@ -152,6 +153,16 @@ function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void>
   });
 }
 
+/** A policy refusal is @cloister/policy's PolicyError, the same error verifyEvidence and the CLI give. */
+function refusedBy(promise: Promise<unknown>, rule: string): Promise<void> {
+  return assert.rejects(promise, (e: unknown) => {
+    assert.ok(PolicyError.is(e), `expected a PolicyError, got ${String(e)}`);
+    assert.equal(e.code, 'POLICY_MISMATCH', e.message);
+    assert.equal(e.rule, rule, e.message);
+    return true;
+  });
+}
+
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -209,7 +220,7 @@ test('a client policy with the wrong MRENCLAVE aborts with POLICY_MISMATCH befor
   const port = await listen(server);
   try {
     const wrong: AttestedPolicy = { mrenclave: 'ab'.repeat(32), allowSimulated: true };
-    await rejectsWithCode(connectAttested({ host: '127.0.0.1', port, policy: wrong, verifyOptions }), 'POLICY_MISMATCH');
+    await refusedBy(connectAttested({ host: '127.0.0.1', port, policy: wrong, verifyOptions }), 'mrenclave');
     await settle(50);
     assert.deepEqual(received, [], 'the server never received application data');
   } finally {
@@ -239,8 +250,9 @@ test('a server that rejects the client attestation never delivers its data to th
     await new Promise((r) => socket.once('close', r));
     assert.deepEqual(received, []);
     assert.equal(errors.length, 1);
-    assert.ok(RatlsError.is(errors[0]));
+    assert.ok(PolicyError.is(errors[0]));
     assert.equal(errors[0].code, 'POLICY_MISMATCH');
+    assert.equal(errors[0].rule, 'mrenclave');
   } finally {
     await close(server);
   }
@@ -307,7 +319,7 @@ test('attestedHttpsAgent fetches from an attested https server, and refuses the 
   try {
     const r = await get(`https://127.0.0.1:${port}/attested`, agent);
     assert.deepEqual(r, { status: 200, body: 'hello /attested' });
-    await rejectsWithCode(get(`https://127.0.0.1:${port}/nope`, wrongAgent), 'POLICY_MISMATCH');
+    await refusedBy(get(`https://127.0.0.1:${port}/nope`, wrongAgent), 'mrenclave');
     assert.equal(requests, 1);
   } finally {
     agent.destroy();
@@ -315,4 +327,15 @@ test('attestedHttpsAgent fetches from an attested https server, and refuses the 
     server.closeAllConnections();
     await close(server);
   }
+});
+
+test('a malformed policy is refused when the server, agent or connection is made, not at the first handshake', async () => {
+  const invalid = (key: string) => (e: unknown) => PolicyError.is(e) && e.code === 'POLICY_INVALID' && e.key === key;
+  assert.throws(
+    () => createAttestedServer({ ...serverCert, requestClientCertificate: { policy: { allowSimulated: true } as never, verifyOptions } }),
+    invalid('mrenclave'),
+  );
+  assert.throws(() => attestedHttpsAgent({ policy: { mrenclaev: 'ab'.repeat(32) } as never, verifyOptions }), invalid('mrenclaev'));
+  // Port 9 (discard) is never connected: the policy is refused first.
+  await assert.rejects(connectAttested({ host: '127.0.0.1', port: 9, policy: {} as never, verifyOptions }), invalid('mrenclave'));
 });

@@ -1,17 +1,18 @@
 /**
  * `verifyEvidence`: the relying party's one call. A DCAP quote is verified by @cloister/dcap's QuoteVerifier exactly
  * as Intel's QVL does (signatures, PCK chain to a trust anchor, CRLs, TCB info, QE identity → TCB status), and the
- * result is then held against an {@link EnclavePolicy}. SGX quotes only (TDX quotes are refused).
+ * result is then held against an enclave policy by @cloister/policy — the one policy engine, the same that RA-TLS and
+ * `cloister verify --policy` use. SGX quotes only (a TDX quote fails the policy's `teeType` rule).
  *
- * Failures: the quote or its collateral does not verify → the DcapError of @cloister/dcap, unchanged (its code is
- * QVL's status name); it verifies but the policy refuses it → EnclaveError POLICY_MISMATCH naming the rule;
- * a malformed policy or missing collateral → EnclaveError INVALID_ARGUMENT.
+ * Failures: a malformed policy → PolicyError POLICY_INVALID (`key`), before anything is verified; the quote or its
+ * collateral does not verify → the DcapError of @cloister/dcap, unchanged (its code is QVL's status name); it
+ * verifies but the policy refuses it → PolicyError POLICY_MISMATCH (`rule`, `expected`, `actual`); a quote that is
+ * not bytes or missing collateral → EnclaveError INVALID_ARGUMENT.
  */
 import {
   QuoteVerifier,
   collateralRequestForQuote,
   parseQuote,
-  sgxClaims,
   unwrapEvidence,
   type CollateralBundle,
   type CollateralRequest,
@@ -19,8 +20,16 @@ import {
   type VerificationResult,
 } from '@cloister/dcap';
 import { nodeCryptoProvider } from '@cloister/dcap/node';
+import {
+  enclaveIdentity,
+  evaluatePolicy,
+  parsePolicy,
+  type EnclaveIdentity,
+  type EnclavePolicy,
+  type Policy,
+  type PolicyDecision,
+} from '@cloister/policy';
 import { EnclaveError } from '../errors.js';
-import { checkPolicy, enforcePolicy, type EnclaveIdentityClaims, type EnclavePolicy } from './policy.js';
 
 /** Where collateral comes from when it is not given: @cloister/dcap/node's PCS, PCCS or caching providers fit. */
 export interface EvidenceCollateralProvider {
@@ -44,24 +53,29 @@ export interface VerifyEvidenceOptions {
 
 export interface VerifiedEvidence {
   readonly result: VerificationResult;
-  readonly identity: EnclaveIdentityClaims;
+  /** The enclave's identity in the one vocabulary (mrenclave, mrsigner, isvProdId, isvSvn, debug, reportData). */
+  readonly identity: EnclaveIdentity;
   /** The quote's 64-byte REPORTDATA. */
   readonly reportData: Uint8Array;
+  /** The policy as validated, and every rule as checked (opt-ins listed). */
+  readonly policy: Policy;
+  readonly decision: PolicyDecision;
 }
 
 let defaultVerifier: QuoteVerifier | undefined;
 
-/** Verify an SGX DCAP quote (raw or in an Open Enclave report header) and enforce `policy` on it. */
+/** Verify an SGX DCAP quote (raw or in an Open Enclave report header) and hold it to `policy`. */
 export async function verifyEvidence(
   quote: Uint8Array,
-  policy: EnclavePolicy,
+  policy: EnclavePolicy | Policy,
   options: VerifyEvidenceOptions = {},
 ): Promise<VerifiedEvidence> {
-  checkPolicy(policy);
+  const checked = parsePolicy(policy);
   if (!(quote instanceof Uint8Array)) throw new EnclaveError('INVALID_ARGUMENT', 'the quote must be a Uint8Array');
   const parsed = parseQuote(unwrapEvidence(quote).quote.slice());
   if (parsed.body.kind !== 'sgx') {
-    throw new EnclaveError('POLICY_MISMATCH', `policy.tee: this is a ${parsed.teeType} quote; enclave policies apply to SGX quotes only`);
+    // Refused before any collateral is fetched: the engine's teeType rule fails first.
+    evaluatePolicy(checked, { teeType: parsed.teeType, claims: {}, simulated: true });
   }
   let collateral = options.collateral;
   if (collateral === undefined) {
@@ -76,15 +90,7 @@ export async function verifyEvidence(
     ...(options.trustAnchors !== undefined ? { trustAnchors: options.trustAnchors } : {}),
     ...(options.allowExpiredCollateral === true ? { allowExpiredCollateral: true } : {}),
   });
-  const claims = sgxClaims(parsed.body.report);
-  const identity: EnclaveIdentityClaims = {
-    mrenclave: claims.mrenclave,
-    mrsigner: claims.mrsigner,
-    productId: claims.isvProdId,
-    securityVersion: claims.isvSvn,
-    debug: claims.debug,
-  };
-  const reportData = new Uint8Array(parsed.body.report.reportData);
-  enforcePolicy(policy, { result, identity, reportData });
-  return { result, identity, reportData };
+  const decision = evaluatePolicy(checked, result);
+  const reportData = parsed.body.kind === 'sgx' ? new Uint8Array(parsed.body.report.reportData) : new Uint8Array(64);
+  return { result, identity: enclaveIdentity(result.claims), reportData, policy: checked, decision };
 }
