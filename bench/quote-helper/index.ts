@@ -1,7 +1,7 @@
 /**
  * bench/quote-helper — quotes through the AESM socket, the agent in its own process
  * (`cloister node-agent --quote-helper --no-device-plugin --simulate`), clients using Intel's out-of-process sequence
- * (@cloister/node-agent AesmClient, one connection per call): GetQuoteEx with 1, 8 and 64 concurrent clients,
+ * (@cloister/aesm AesmClient, one connection per call): GetQuoteEx with 1, 8 and 64 concurrent clients,
  * quotes per second and p99 latency. Every quote is checked (size, report data).
  *
  * Then the slow-client attack (docs/security.md): 256 connections that each send one byte every 2 s, reopened as soon
@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseQuote } from '@cloister/dcap';
-import { AesmClient } from '@cloister/node-agent';
+import { AesmClient } from '@cloister/aesm';
 import { Platform, enclaveIdentity, ereportFor, type EnclaveIdentity } from '@cloister/sgx-sim';
 import { repoRoot } from '@cloister/testkit';
 

@@ -7,7 +7,7 @@
  * Written for Cloister from the behaviour described in shared/reference/kubernetes-node.md §4 (intel/linux-sgx
  * psw/uae_service, psw/ae/aesm_service/source/core/ipc; intel/confidential-computing.tee.dcap quote_wrapper/ql).
  *
- * Errors are AgentErrors: AESM_UNAVAILABLE (no socket / nobody listening: SGX_ERROR_SERVICE_UNAVAILABLE),
+ * Errors are AesmErrors: AESM_UNAVAILABLE (no socket / nobody listening: SGX_ERROR_SERVICE_UNAVAILABLE),
  * AESM_TIMEOUT (SGX_ERROR_SERVICE_TIMEOUT), AESM_PROTOCOL (closed early, oversized or malformed answer:
  * SGX_ERROR_UNEXPECTED) and AESM_ERROR (the service answered an aesm_error_t ≠ AESM_SUCCESS; see isAesmStatusError).
  */
@@ -24,10 +24,10 @@ import {
   ResponseSchema,
   type Request,
   type Response,
-} from '../../gen/aesm/message/messages_pb.js';
-import { AgentError } from '../errors.js';
+} from '../gen/aesm/message/messages_pb.js';
+import { AesmError } from './errors.js';
 import { ATT_KEY_ID_SIZE, INTEL_ECDSA_ATT_KEY_ID, encodeAttKeyIdList } from './att-key-id.js';
-import { aesmErrorName } from './errors.js';
+import { aesmErrorName } from './status.js';
 import { FrameError, readFrame, writeFrame } from './framing.js';
 
 /** The socket path compiled into Intel's libraries and aesmd (SocketConfig.h); there is no runtime override. */
@@ -65,7 +65,7 @@ export interface AesmClientOptions {
   readonly maxResponseBytes?: number;
 }
 
-/** The detail carried by an AgentError with code AESM_ERROR. */
+/** The detail carried by an AesmError with code AESM_ERROR. */
 export interface AesmStatusDetails {
   /** The aesm_error_t name, e.g. 'AESM_INVALID_REPORT'. */
   readonly aesmError: string;
@@ -75,11 +75,11 @@ export interface AesmStatusDetails {
   readonly operation: string;
 }
 
-export type AesmStatusError = AgentError & { readonly code: 'AESM_ERROR' } & AesmStatusDetails;
+export type AesmStatusError = AesmError & { readonly code: 'AESM_ERROR' } & AesmStatusDetails;
 
 export function isAesmStatusError(value: unknown): value is AesmStatusError {
   return (
-    AgentError.is(value) &&
+    AesmError.is(value) &&
     value.code === 'AESM_ERROR' &&
     typeof (value as unknown as Record<string, unknown>)['aesmError'] === 'string' &&
     typeof (value as unknown as Record<string, unknown>)['status'] === 'number'
@@ -103,7 +103,7 @@ const AESM_HINTS: Readonly<Record<string, string>> = {
 function statusError(operation: string, status: number): AesmStatusError {
   const name = `AESM_${aesmErrorName(status)}`;
   const hint = AESM_HINTS[name];
-  const err = new AgentError(
+  const err = new AesmError(
     'AESM_ERROR',
     `AESM ${operation} failed: ${name} (${status})${hint === undefined ? '' : `: ${hint}`}`,
   );
@@ -115,7 +115,7 @@ function statusError(operation: string, status: number): AesmStatusError {
   return err as AesmStatusError;
 }
 
-function unavailable(socketPath: string, cause: NodeJS.ErrnoException): AgentError {
+function unavailable(socketPath: string, cause: NodeJS.ErrnoException): AesmError {
   const dir = socketPath.slice(0, Math.max(socketPath.lastIndexOf('/'), 0)) || '/';
   let why: string;
   switch (cause.code) {
@@ -133,18 +133,18 @@ function unavailable(socketPath: string, cause: NodeJS.ErrnoException): AgentErr
     default:
       why = `cannot connect to ${socketPath} (${cause.code ?? cause.message})`;
   }
-  return new AgentError('AESM_UNAVAILABLE', `AESM service unavailable: ${why}`, { cause });
+  return new AesmError('AESM_UNAVAILABLE', `AESM service unavailable: ${why}`, { cause });
 }
 
 function checkSize(what: string, bytes: Uint8Array, size: number): void {
   if (bytes.length !== size) {
-    throw new AgentError('INVALID_REQUEST', `${what} must be ${size} bytes, got ${bytes.length}`);
+    throw new AesmError('INVALID_REQUEST', `${what} must be ${size} bytes, got ${bytes.length}`);
   }
 }
 
 function checkUint32(what: string, value: number): void {
   if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
-    throw new AgentError('INVALID_REQUEST', `${what} must be an integer in 0..${UINT32_MAX}, got ${value}`);
+    throw new AesmError('INVALID_REQUEST', `${what} must be an integer in 0..${UINT32_MAX}, got ${value}`);
   }
 }
 
@@ -211,10 +211,10 @@ export class AesmClient {
     this.timeoutMs = options.timeoutMs ?? AESM_DEFAULT_TIMEOUT_MS;
     this.maxResponseBytes = options.maxResponseBytes ?? AESM_MAX_RESPONSE_BYTES;
     if (!Number.isInteger(this.timeoutMs) || this.timeoutMs <= 0 || this.timeoutMs > UINT32_MAX) {
-      throw new AgentError('CONFIG_INVALID', `AESM timeoutMs must be a positive integer (ms), got ${this.timeoutMs}`);
+      throw new AesmError('CONFIG_INVALID', `AESM timeoutMs must be a positive integer (ms), got ${this.timeoutMs}`);
     }
     if (!Number.isInteger(this.maxResponseBytes) || this.maxResponseBytes <= 0 || this.maxResponseBytes > UINT32_MAX) {
-      throw new AgentError('CONFIG_INVALID', `AESM maxResponseBytes must be a positive integer, got ${this.maxResponseBytes}`);
+      throw new AesmError('CONFIG_INVALID', `AESM maxResponseBytes must be a positive integer, got ${this.maxResponseBytes}`);
     }
   }
 
@@ -229,7 +229,7 @@ export class AesmClient {
     req.timeout = this.timeoutMs;
     const res = await this.#call('InitQuoteEx', 'initQuoteExReq', req, 'initQuoteExRes');
     if (res.targetInfo.length > TARGET_INFO_SIZE) {
-      throw new AgentError(
+      throw new AesmError(
         'AESM_PROTOCOL',
         `AESM InitQuoteEx answered a ${res.targetInfo.length}-byte target_info (sgx_target_info_t is ${TARGET_INFO_SIZE})`,
       );
@@ -237,13 +237,13 @@ export class AesmClient {
     const targetInfo = new Uint8Array(TARGET_INFO_SIZE);
     targetInfo.set(res.targetInfo);
     if (res.pubKeyIdSize > BigInt(UINT32_MAX)) {
-      throw new AgentError('AESM_PROTOCOL', `AESM InitQuoteEx answered pub_key_id_size ${res.pubKeyIdSize}`);
+      throw new AesmError('AESM_PROTOCOL', `AESM InitQuoteEx answered pub_key_id_size ${res.pubKeyIdSize}`);
     }
     const pubKeyIdSize = Number(res.pubKeyIdSize);
     let pubKeyId: Uint8Array | undefined;
     if (res.pubKeyId.length > 0 && res.pubKeyId.length === pubKeyIdSize) {
       if (res.pubKeyId.length > bufSize) {
-        throw new AgentError(
+        throw new AesmError(
           'AESM_PROTOCOL',
           `AESM InitQuoteEx answered a ${res.pubKeyId.length}-byte pub_key_id for a ${bufSize}-byte buffer`,
         );
@@ -262,14 +262,14 @@ export class AesmClient {
     const sizing = await this.initQuoteEx({ attKeyId, wantPubKeyId: false });
     if (sizing.pubKeyIdSize !== PUB_KEY_ID_SIZE) {
       // libsgx_dcap_ql returns SGX_QL_ERROR_UNEXPECTED (0xe001) here.
-      throw new AgentError(
+      throw new AesmError(
         'AESM_PROTOCOL',
         `AESM InitQuoteEx answered pub_key_id_size ${sizing.pubKeyIdSize}, expected ${PUB_KEY_ID_SIZE} (SHA-256 ECDSA_ID)`,
       );
     }
     const full = await this.initQuoteEx({ attKeyId, wantPubKeyId: true, bufSize: PUB_KEY_ID_SIZE });
     if (full.pubKeyId === undefined) {
-      throw new AgentError('AESM_PROTOCOL', `AESM InitQuoteEx did not return the ${PUB_KEY_ID_SIZE}-byte pub_key_id`);
+      throw new AesmError('AESM_PROTOCOL', `AESM InitQuoteEx did not return the ${PUB_KEY_ID_SIZE}-byte pub_key_id`);
     }
     return { targetInfo: full.targetInfo, pubKeyId: full.pubKeyId };
   }
@@ -280,7 +280,7 @@ export class AesmClient {
     checkSize('att_key_id', attKeyId, ATT_KEY_ID_SIZE);
     const req = create(Request_GetQuoteSizeExRequestSchema, { attKeyId, timeout: this.timeoutMs });
     const res = await this.#call('GetQuoteSizeEx', 'getQuoteSizeExReq', req, 'getQuoteSizeExRes');
-    if (res.quoteSize === 0) throw new AgentError('AESM_PROTOCOL', 'AESM GetQuoteSizeEx answered quote_size 0');
+    if (res.quoteSize === 0) throw new AesmError('AESM_PROTOCOL', 'AESM GetQuoteSizeEx answered quote_size 0');
     return res.quoteSize;
   }
 
@@ -293,7 +293,7 @@ export class AesmClient {
     const bufSize = options.bufSize ?? (await this.getQuoteSize({ attKeyId }));
     checkUint32('bufSize', bufSize);
     if (bufSize < QUOTE_SIGNATURE_OFFSET || bufSize > this.maxResponseBytes) {
-      throw new AgentError(
+      throw new AesmError(
         'INVALID_REQUEST',
         `quote buffer size ${bufSize} is outside ${QUOTE_SIGNATURE_OFFSET}..${this.maxResponseBytes} bytes`,
       );
@@ -304,14 +304,14 @@ export class AesmClient {
     req.timeout = this.timeoutMs;
     const res = await this.#call('GetQuoteEx', 'getQuoteExReq', req, 'getQuoteExRes');
     if (res.quote.length > bufSize) {
-      throw new AgentError(
+      throw new AesmError(
         'AESM_PROTOCOL',
         `AESM GetQuoteEx answered a ${res.quote.length}-byte quote for a ${bufSize}-byte buffer`,
       );
     }
     const length = quoteLength(res.quote);
     if (length === undefined) {
-      throw new AgentError(
+      throw new AesmError(
         'AESM_PROTOCOL',
         `AESM GetQuoteEx answered ${res.quote.length} bytes that are not a complete quote (header + signature_data_len)`,
       );
@@ -319,7 +319,7 @@ export class AesmClient {
     const quote = res.quote.slice(0, length);
     if (options.qeReportInfo === undefined) return { quote };
     if (res.qeReportInfo.length !== QE_REPORT_INFO_SIZE) {
-      throw new AgentError(
+      throw new AesmError(
         'AESM_PROTOCOL',
         `AESM GetQuoteEx answered a ${res.qeReportInfo.length}-byte qe_report_info, expected ${QE_REPORT_INFO_SIZE}`,
       );
@@ -338,7 +338,7 @@ export class AesmClient {
       try {
         bytes = encodeAttKeyIdList(list);
       } catch (err) {
-        throw new AgentError('INVALID_REQUEST', `att_key_id_list: ${(err as Error).message}`, { cause: err });
+        throw new AesmError('INVALID_REQUEST', `att_key_id_list: ${(err as Error).message}`, { cause: err });
       }
     }
     const req = create(Request_SelectAttKeyIDRequestSchema);
@@ -347,7 +347,7 @@ export class AesmClient {
     req.timeout = this.timeoutMs;
     const res = await this.#call('SelectAttKeyID', 'selectAttKeyIDReq', req, 'selectAttKeyIDRes');
     if (res.selectedAttKeyId.length !== ATT_KEY_ID_SIZE) {
-      throw new AgentError(
+      throw new AesmError(
         'AESM_PROTOCOL',
         `AESM SelectAttKeyID answered a ${res.selectedAttKeyId.length}-byte key id, expected ${ATT_KEY_ID_SIZE}`,
       );
@@ -367,13 +367,13 @@ export class AesmClient {
     const count = num ?? (await this.getSupportedAttKeyIdNum());
     if (count === 0) return [];
     if (!Number.isInteger(count) || count < 0 || count > Math.floor(this.maxResponseBytes / ATT_KEY_ID_SIZE)) {
-      throw new AgentError('INVALID_REQUEST', `cannot ask for ${count} attestation key ids`);
+      throw new AesmError('INVALID_REQUEST', `cannot ask for ${count} attestation key ids`);
     }
     const bufSize = count * ATT_KEY_ID_SIZE;
     const req = create(Request_GetSupportedAttKeyIDsRequestSchema, { bufSize, timeout: this.timeoutMs });
     const res = await this.#call('GetSupportedAttKeyIDs', 'getSupportedAttKeyIDsReq', req, 'getSupportedAttKeyIDsRes');
     if (res.attKeyIds.length !== bufSize) {
-      throw new AgentError(
+      throw new AesmError(
         'AESM_PROTOCOL',
         `AESM GetSupportedAttKeyIDs answered ${res.attKeyIds.length} bytes, expected ${bufSize} (${count} × ${ATT_KEY_ID_SIZE})`,
       );
@@ -398,7 +398,7 @@ export class AesmClient {
     try {
       response = fromBinary(ResponseSchema, body);
     } catch (err) {
-      throw new AgentError('AESM_PROTOCOL', `AESM ${operation}: unparseable response (${(err as Error).message})`, {
+      throw new AesmError('AESM_PROTOCOL', `AESM ${operation}: unparseable response (${(err as Error).message})`, {
         cause: err,
       });
     }
@@ -410,7 +410,7 @@ export class AesmClient {
         err.message += ' (the service does not support this request)';
         throw err;
       }
-      throw new AgentError('AESM_PROTOCOL', `AESM ${operation}: the response carries no ${String(responseKey)}`);
+      throw new AesmError('AESM_PROTOCOL', `AESM ${operation}: the response carries no ${String(responseKey)}`);
     }
     const errorCode = (res as { errorCode: number }).errorCode;
     if (errorCode !== 0) throw statusError(operation, errorCode);
@@ -428,7 +428,7 @@ export class AesmClient {
       });
       reading.catch(() => {});
       const writing = writeFrame(socket, payload).catch((err: NodeJS.ErrnoException) => {
-        throw new AgentError('AESM_PROTOCOL', `AESM ${operation}: sending the request failed (${err.code ?? err.message})`, {
+        throw new AesmError('AESM_PROTOCOL', `AESM ${operation}: sending the request failed (${err.code ?? err.message})`, {
           cause: err,
         });
       });
@@ -466,33 +466,33 @@ export class AesmClient {
     });
   }
 
-  #timeout(operation: string, what: string): AgentError {
-    return new AgentError(
+  #timeout(operation: string, what: string): AesmError {
+    return new AesmError(
       'AESM_TIMEOUT',
       `AESM ${operation} timed out after ${this.timeoutMs} ms on ${this.socketPath} (SGX_ERROR_SERVICE_TIMEOUT): ${what}`,
     );
   }
 
-  #frameError(operation: string, err: FrameError): AgentError {
+  #frameError(operation: string, err: FrameError): AesmError {
     switch (err.code) {
       case 'TIMEOUT':
       case 'IDLE':
         return this.#timeout(operation, 'the service accepted the connection but did not answer');
       case 'TOO_LARGE':
-        return new AgentError(
+        return new AesmError(
           'AESM_PROTOCOL',
           `AESM ${operation}: the service announced an oversized response (${err.message})`,
           { cause: err },
         );
       case 'TRUNCATED':
-        return new AgentError(
+        return new AesmError(
           'AESM_PROTOCOL',
           `AESM ${operation}: the service closed the connection after ${err.received} bytes without a complete ` +
             'response (aesmd drops requests it cannot parse or does not know)',
           { cause: err },
         );
       default:
-        return new AgentError('AESM_PROTOCOL', `AESM ${operation}: ${err.message}`, { cause: err });
+        return new AesmError('AESM_PROTOCOL', `AESM ${operation}: ${err.message}`, { cause: err });
     }
   }
 }

@@ -19,17 +19,15 @@ import {
   Response_SelectAttKeyIDResponseSchema,
   Response_UnsupportedRequestResponseSchema,
 } from '../gen/aesm/message/messages_pb.js';
-import { Platform, SimQuotingEnclave, createSimPki, enclaveIdentity, ereportFor, type EnclaveIdentity } from '@cloister/sgx-sim';
-import { AgentError } from '../src/errors.js';
-import { QuoteHelperServer } from '../src/aesm/quote-helper-server.js';
+import { AesmError } from '../src/errors.js';
 import {
   AESM_SOCKET_PATH,
   AesmClient,
   isAesmStatusError,
   outOfProcessQuotingEnabled,
   quoteLength,
-} from '../src/aesm/client.js';
-import { FakeAesmServer, response, type FakeHandler } from './fake-aesm-server.js';
+} from '../src/client.js';
+import { FakeAesmServer, response, type FakeHandler } from '../src/testing/fake-aesm-server.js';
 
 // ---- a hand-written proto2 encoder, so the expectations do not come from the code under test -------------------
 
@@ -89,8 +87,8 @@ async function withServer(handler: FakeHandler, fn: (server: FakeAesmServer) => 
   }
 }
 
-function assertAgentError(err: unknown, code: string, message?: RegExp): true {
-  assert.ok(AgentError.is(err), `an AgentError, got ${String(err)}`);
+function assertAesmError(err: unknown, code: string, message?: RegExp): true {
+  assert.ok(AesmError.is(err), `an AesmError, got ${String(err)}`);
   assert.equal(err.code, code, err.message);
   if (message !== undefined) assert.match(err.message, message);
   return true;
@@ -116,7 +114,7 @@ describe('AesmClient: the bytes on the socket', () => {
     assert.equal(c.socketPath, '/var/run/aesmd/aesm.socket');
     assert.equal(AESM_SOCKET_PATH, '/var/run/aesmd/aesm.socket');
     assert.equal(c.timeoutMs, 15000);
-    assert.throws(() => new AesmClient({ timeoutMs: 0 }), (e) => assertAgentError(e, 'CONFIG_INVALID'));
+    assert.throws(() => new AesmClient({ timeoutMs: 0 }), (e) => assertAesmError(e, 'CONFIG_INVALID'));
   });
 
   it('GetSupportedAttKeyIDNum: Request field 21 { timeout(9) = 15000 }', async () => {
@@ -172,7 +170,7 @@ describe('AesmClient: the bytes on the socket', () => {
       () => response({ initQuoteExRes: create(Response_InitQuoteExResponseSchema, { errorCode: 0, targetInfo: TARGET, pubKeyIdSize: 48n }) }),
       async (server) => {
         const client = new AesmClient({ socketPath: server.socketPath });
-        await assert.rejects(client.getTargetInfo(), (e) => assertAgentError(e, 'AESM_PROTOCOL', /pub_key_id_size 48/));
+        await assert.rejects(client.getTargetInfo(), (e) => assertAesmError(e, 'AESM_PROTOCOL', /pub_key_id_size 48/));
         assert.equal(server.requests.length, 1);
       },
     );
@@ -257,7 +255,7 @@ describe('AesmClient: the bytes on the socket', () => {
       () => response({ getQuoteExRes: create(Response_GetQuoteExResponseSchema, { errorCode: 0, quote: short }) }),
       async (server) => {
         const client = new AesmClient({ socketPath: server.socketPath });
-        await assert.rejects(client.getQuote(filled(432, 1), { bufSize: 8000 }), (e) => assertAgentError(e, 'AESM_PROTOCOL'));
+        await assert.rejects(client.getQuote(filled(432, 1), { bufSize: 8000 }), (e) => assertAesmError(e, 'AESM_PROTOCOL'));
       },
     );
     assert.equal(quoteLength(paddedQuote(100, 536)), 536);
@@ -305,14 +303,14 @@ describe('AesmClient: the bytes on the socket', () => {
   it('rejects wrong-sized inputs before connecting', async () => {
     await withServer(() => 'close', async (server) => {
       const client = new AesmClient({ socketPath: server.socketPath });
-      await assert.rejects(client.getQuote(new Uint8Array(431), { bufSize: 5000 }), (e) => assertAgentError(e, 'INVALID_REQUEST'));
+      await assert.rejects(client.getQuote(new Uint8Array(431), { bufSize: 5000 }), (e) => assertAesmError(e, 'INVALID_REQUEST'));
       await assert.rejects(
         client.getQuote(new Uint8Array(432), { bufSize: 5000, qeReportInfo: new Uint8Array(959) }),
-        (e) => assertAgentError(e, 'INVALID_REQUEST'),
+        (e) => assertAesmError(e, 'INVALID_REQUEST'),
       );
       await assert.rejects(
         client.initQuoteEx({ attKeyId: new Uint8Array(255), wantPubKeyId: false }),
-        (e) => assertAgentError(e, 'INVALID_REQUEST'),
+        (e) => assertAesmError(e, 'INVALID_REQUEST'),
       );
       assert.equal(server.connections, 0);
     });
@@ -320,13 +318,13 @@ describe('AesmClient: the bytes on the socket', () => {
 });
 
 describe('AesmClient: errors', () => {
-  it('errorCode ≠ 0 → AgentError AESM_ERROR carrying the aesm_error_t name and number', async () => {
+  it('errorCode ≠ 0 → AesmError AESM_ERROR carrying the aesm_error_t name and number', async () => {
     await withServer(
       () => response({ getQuoteExRes: create(Response_GetQuoteExResponseSchema, { errorCode: 47 }) }),
       async (server) => {
         const client = new AesmClient({ socketPath: server.socketPath });
         await assert.rejects(client.getQuote(filled(432, 1), { bufSize: 5000 }), (e) => {
-          assertAgentError(e, 'AESM_ERROR', /AESM_INVALID_REPORT \(47\)/);
+          assertAesmError(e, 'AESM_ERROR', /AESM_INVALID_REPORT \(47\)/);
           assert.ok(isAesmStatusError(e));
           assert.equal(e.aesmError, 'AESM_INVALID_REPORT');
           assert.equal(e.status, 47);
@@ -358,7 +356,7 @@ describe('AesmClient: errors', () => {
       () => response({ unsupportedRequestResponse: create(Response_UnsupportedRequestResponseSchema, { errorCode: 1 }) }),
       async (server) => {
         const client = new AesmClient({ socketPath: server.socketPath });
-        await assert.rejects(client.getQuoteSize(), (e) => assertAgentError(e, 'AESM_ERROR', /does not support/));
+        await assert.rejects(client.getQuoteSize(), (e) => assertAesmError(e, 'AESM_ERROR', /does not support/));
       },
     );
   });
@@ -368,7 +366,7 @@ describe('AesmClient: errors', () => {
       () => response({ getQuoteSizeExRes: create(Response_GetQuoteSizeExResponseSchema, { errorCode: 0, quoteSize: 1 }) }),
       async (server) => {
         const client = new AesmClient({ socketPath: server.socketPath });
-        await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAgentError(e, 'AESM_PROTOCOL', /getSupportedAttKeyIDNumRes/));
+        await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAesmError(e, 'AESM_PROTOCOL', /getSupportedAttKeyIDNumRes/));
       },
     );
   });
@@ -378,7 +376,7 @@ describe('AesmClient: errors', () => {
       const client = new AesmClient({ socketPath: server.socketPath, timeoutMs: 250 });
       const started = Date.now();
       await assert.rejects(client.getSupportedAttKeyIdNum(), (e) =>
-        assertAgentError(e, 'AESM_TIMEOUT', /250 ms.*SGX_ERROR_SERVICE_TIMEOUT/),
+        assertAesmError(e, 'AESM_TIMEOUT', /250 ms.*SGX_ERROR_SERVICE_TIMEOUT/),
       );
       const elapsed = Date.now() - started;
       assert.ok(elapsed >= 240 && elapsed < 1500, `timed out after ${elapsed} ms`);
@@ -391,7 +389,7 @@ describe('AesmClient: errors', () => {
     try {
       const client = new AesmClient({ socketPath: join(dir, 'aesm.socket') });
       await assert.rejects(client.getSupportedAttKeyIdNum(), (e) =>
-        assertAgentError(
+        assertAesmError(
           e,
           'AESM_UNAVAILABLE',
           /is empty: is the quote helper running on this node, and is the hostPath mounted\?/,
@@ -404,7 +402,7 @@ describe('AesmClient: errors', () => {
 
   it('the default path names /var/run/aesmd when it is empty', { skip: existsSync(AESM_SOCKET_PATH) }, async () => {
     await assert.rejects(new AesmClient().getSupportedAttKeyIdNum(), (e) =>
-      assertAgentError(e, 'AESM_UNAVAILABLE', /\/var\/run\/aesmd is empty: is the quote helper running/),
+      assertAesmError(e, 'AESM_UNAVAILABLE', /\/var\/run\/aesmd is empty: is the quote helper running/),
     );
   });
 
@@ -418,7 +416,7 @@ describe('AesmClient: errors', () => {
       linkSync(live, stale); // a second name for the socket inode survives the listener
       await new Promise<void>((resolve) => server.close(() => resolve()));
       const client = new AesmClient({ socketPath: stale });
-      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAgentError(e, 'AESM_UNAVAILABLE', /nothing listens/));
+      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAesmError(e, 'AESM_UNAVAILABLE', /nothing listens/));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -429,21 +427,21 @@ describe('AesmClient: errors', () => {
     head.writeUInt32LE(2 * 1024 * 1024, 0);
     await withServer(() => ({ raw: head }), async (server) => {
       const client = new AesmClient({ socketPath: server.socketPath });
-      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAgentError(e, 'AESM_PROTOCOL', /oversized/));
+      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAesmError(e, 'AESM_PROTOCOL', /oversized/));
     });
     // The cap is configurable.
     const small = Buffer.alloc(4);
     small.writeUInt32LE(100, 0);
     await withServer(() => ({ raw: small }), async (server) => {
       const client = new AesmClient({ socketPath: server.socketPath, maxResponseBytes: 64 });
-      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAgentError(e, 'AESM_PROTOCOL', /oversized/));
+      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAesmError(e, 'AESM_PROTOCOL', /oversized/));
     });
   });
 
   it('a server that closes without answering (as aesmd does with a malformed request) → AESM_PROTOCOL', async () => {
     await withServer(() => 'close', async (server) => {
       const client = new AesmClient({ socketPath: server.socketPath });
-      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAgentError(e, 'AESM_PROTOCOL', /without a complete response/));
+      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAesmError(e, 'AESM_PROTOCOL', /without a complete response/));
     });
   });
 
@@ -451,48 +449,12 @@ describe('AesmClient: errors', () => {
     const truncated = Buffer.from([10, 0, 0, 0, 1, 2, 3]);
     await withServer(() => ({ raw: truncated }), async (server) => {
       const client = new AesmClient({ socketPath: server.socketPath });
-      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAgentError(e, 'AESM_PROTOCOL'));
+      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAesmError(e, 'AESM_PROTOCOL'));
     });
     const garbage = Buffer.from([3, 0, 0, 0, 0xff, 0xff, 0xff]);
     await withServer(() => ({ raw: garbage }), async (server) => {
       const client = new AesmClient({ socketPath: server.socketPath });
-      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAgentError(e, 'AESM_PROTOCOL', /unparseable/));
+      await assert.rejects(client.getSupportedAttKeyIdNum(), (e) => assertAesmError(e, 'AESM_PROTOCOL', /unparseable/));
     });
-  });
-});
-
-describe('AesmClient ↔ QuoteHelperServer (the simulated QE behind the same socket protocol)', () => {
-  const APP: EnclaveIdentity = enclaveIdentity({ mrEnclave: filled(32, 0xa1), mrSigner: filled(32, 0xb2), isvProdId: 1, isvSvn: 1 });
-
-  it('runs libsgx_dcap_ql’s out-of-proc sequence end to end', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cloister-aesm-interop-'));
-    const platform = Platform.create();
-    const qe = new SimQuotingEnclave(platform, await createSimPki(platform));
-    const server = new QuoteHelperServer({ socketPath: join(dir, 'aesm.socket'), quotingEnclave: qe });
-    await server.start();
-    try {
-      const client = new AesmClient({ socketPath: server.socketPath });
-      assert.ok((await client.getSupportedAttKeyIdNum()) >= 1);
-      assert.deepEqual(await client.selectAttKeyId(), KEY);
-      const { targetInfo, pubKeyId } = await client.getTargetInfo();
-      assert.equal(pubKeyId.length, 32);
-      const size = await client.getQuoteSize();
-      const reportData = filled(64, 0x5d);
-      const { quote } = await client.getQuote(ereportFor(platform, APP, targetInfo, reportData));
-      assert.ok(quote.length <= size);
-      assert.equal(quote.length, quoteLength(quote));
-      // sgx_quote_t: 48-byte header, then the 384-byte report body whose report_data is at body offset 320.
-      assert.deepEqual(quote.subarray(48 + 320, 48 + 384), reportData);
-      // A REPORT targeted at another enclave than the QE is refused with AESM_INVALID_REPORT (47).
-      const elsewhere = new Uint8Array(targetInfo);
-      elsewhere.fill(0x11, 0, 32);
-      await assert.rejects(
-        client.getQuote(ereportFor(platform, APP, elsewhere, reportData), { bufSize: size }),
-        (e) => isAesmStatusError(e) && e.aesmError === 'AESM_INVALID_REPORT' && e.status === 47,
-      );
-    } finally {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -10,7 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FrameError, encodeFrame, readFrame, writeFrame, type FrameErrorCode } from '../src/aesm/framing.js';
+import { FrameError, encodeFrame, readFrame, writeFrame, type FrameErrorCode } from '../src/framing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aesm-framing-'));
 let seq = 0;

@@ -14,14 +14,6 @@ export const AGENT_ERROR_CODES = [
   'SOCKET_IN_USE',
   /** Bad agent configuration (flags, resource list, paths). */
   'CONFIG_INVALID',
-  /** The AESM service answered with an aesm_error_t other than AESM_SUCCESS (its name and number are on the error). */
-  'AESM_ERROR',
-  /** The AESM service did not answer within the client's timeout (Intel: SGX_ERROR_SERVICE_TIMEOUT). */
-  'AESM_TIMEOUT',
-  /** No AESM service to talk to: socket missing, refusing, or not accessible (Intel: SGX_ERROR_SERVICE_UNAVAILABLE). */
-  'AESM_UNAVAILABLE',
-  /** The AESM service broke the protocol: closed early, oversized or malformed response (Intel: SGX_ERROR_UNEXPECTED). */
-  'AESM_PROTOCOL',
 ] as const;
 
 export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];

@@ -4,9 +4,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import { lstatSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chmod, mkdir } from 'node:fs/promises';
+import { BoundSocketFile, claimSocketPath, probeSocket, type SocketProbe } from '@cloister/aesm';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -58,25 +57,8 @@ export interface DevicePluginServerOptions {
   readonly onListAndWatchEnded?: (remainingStreams: number) => void;
 }
 
-/** Result of probing an existing path before binding: someone listens there, nobody does, or there is nothing. */
-export type SocketProbe = 'live' | 'stale' | 'absent';
-
-/** Connects to a unix socket path within `timeoutMs` to learn whether a server is listening on it. */
-export function probeSocket(path: string, timeoutMs = 1000): Promise<SocketProbe> {
-  return new Promise((resolve) => {
-    const socket = connect({ path });
-    const finish = (result: SocketProbe): void => {
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on('error', () => {});
-      socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish('stale'), timeoutMs);
-    socket.once('connect', () => finish('live'));
-    socket.once('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ENOENT' ? 'absent' : 'stale'));
-  });
-}
+// Socket-path ownership (stale-socket probe, inode check, unlink on stop) is shared with the quote helper: @cloister/aesm.
+export { probeSocket, type SocketProbe };
 
 /** The ListAndWatchResponse for a device list. Devices never carry `topology` (field 3): absent means "no NUMA preference". */
 export function toListAndWatchResponse(devices: readonly PluginDevice[]): ListAndWatchResponse {
@@ -163,7 +145,7 @@ export class DevicePluginServer {
   readonly #onListAndWatchEnded: ((remaining: number) => void) | undefined;
   readonly #streams = new Set<OpenStream>();
   #server: grpc.Server | undefined;
-  #socketIno: number | undefined;
+  #socketFile: BoundSocketFile | undefined;
   #unsubscribeMetrics: (() => void) | undefined;
   #state: 'new' | 'starting' | 'serving' | 'stopping' | 'stopped' = 'new';
 
@@ -189,13 +171,7 @@ export class DevicePluginServer {
 
   /** True while the socket path still is the socket this server bound (not removed or replaced, e.g. by kubelet). */
   socketIntact(): boolean {
-    if (this.#socketIno === undefined) return false;
-    try {
-      const st = lstatSync(this.socketPath);
-      return st.isSocket() && st.ino === this.#socketIno;
-    } catch {
-      return false;
-    }
+    return this.#socketFile?.intact() ?? false;
   }
 
   /**
@@ -218,7 +194,7 @@ export class DevicePluginServer {
       });
       this.#server = server;
       await chmod(this.socketPath, this.#socketMode);
-      this.#socketIno = (await lstat(this.socketPath)).ino;
+      this.#socketFile = await BoundSocketFile.record(this.socketPath);
     } catch (err) {
       this.#state = 'stopped';
       if (this.#server) {
@@ -269,25 +245,24 @@ export class DevicePluginServer {
       server.forceShutdown();
     }
     this.#server = undefined;
-    if (intact && this.socketIntact()) await unlink(this.socketPath).catch(() => {});
-    this.#socketIno = undefined;
+    await this.#socketFile?.release(intact);
+    this.#socketFile = undefined;
     this.#state = 'stopped';
     this.#logger.info({ event: 'plugin_stopped', socket: this.socketPath }, 'device plugin stopped');
   }
 
   async #clearStaleSocket(): Promise<void> {
-    const probe = await probeSocket(this.socketPath, 1000);
-    if (probe === 'absent') return;
-    if (probe === 'live') {
+    // kubelet's directory holds only plugin sockets: a leftover file of any kind at our path is ours to replace.
+    const claim = await claimSocketPath(this.socketPath, { probeTimeoutMs: 1000, replaceNonSocket: true });
+    if (claim === 'live') {
       throw new AgentError(
         'SOCKET_IN_USE',
         `cloister: ${this.socketPath} is served by another process (is a second node agent running on this node?)`,
       );
     }
-    this.#logger.warn({ event: 'stale_socket_removed', socket: this.socketPath }, 'removing stale plugin socket');
-    await unlink(this.socketPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    if (claim === 'stale_removed') {
+      this.#logger.warn({ event: 'stale_socket_removed', socket: this.socketPath }, 'removed a stale plugin socket');
+    }
   }
 
   #reportDevices(): void {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Platform, SimQuotingEnclave, createSimPki, hasSavedPki, loadPki, savePki } from '@cloister/sgx-sim';
-import { AESM_SOCKET_PATH } from './aesm/client.js';
+import { AESM_SOCKET_PATH } from '@cloister/aesm';
 import { AesmdProbe, socketOwnedByAnotherServer } from './aesm/probe.js';
 import { createQuoteHelperMetrics } from './aesm/quote-helper-metrics.js';
 import { QuoteHelperServer } from './aesm/quote-helper-server.js';

@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Platform, SGX_FLAGS, SimQuotingEnclave, createSimPki, ereportFor, type EnclaveIdentity } from '@cloister/sgx-sim';
-import { RequestSchema } from '../gen/aesm/message/messages_pb.js';
+import { RequestSchema } from '@cloister/aesm/messages';
 import {
   ATT_KEY_ID_SIZE,
   INTEL_ECDSA_ATT_KEY_ID,
@@ -22,9 +22,10 @@ import {
   parseAttKeyId,
   parseAttKeyIdList,
   sameAttKeyIdBase,
-} from '../src/aesm/att-key-id.js';
-import { AESM_ERROR, aesmErrorName } from '../src/aesm/errors.js';
-import { encodeFrame } from '../src/aesm/framing.js';
+  AESM_ERROR,
+  aesmErrorName,
+  encodeFrame,
+} from '@cloister/aesm';
 import { QuoteHelperServer } from '../src/aesm/quote-helper-server.js';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import {
   Response_GetSupportedAttKeyIDNumResponseSchema,
-} from '../gen/aesm/message/messages_pb.js';
+} from '@cloister/aesm/messages';
 import { AesmdProbe, socketOwnedByAnotherServer } from '../src/aesm/probe.js';
 import { createLogger } from '../src/log.js';
-import { FakeAesmServer, response, type FakeHandler } from './fake-aesm-server.js';
+import { FakeAesmServer, response, type FakeHandler } from '@cloister/aesm/testing';
 
 const answerNum =
   (num: number, errorCode = 0): FakeHandler =>

@@ -20,7 +20,8 @@ import {
   verifyReportFor,
   type EnclaveIdentity,
 } from '@cloister/sgx-sim';
-import { AesmClient, NodeAgent, createLogger } from '../src/index.js';
+import { AesmClient } from '@cloister/aesm';
+import { NodeAgent, createLogger } from '../src/index.js';
 
 const quiet = () => createLogger({ level: 'silent' });
 

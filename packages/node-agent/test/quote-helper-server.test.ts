@@ -29,7 +29,7 @@ import {
   type EnclaveIdentity,
   type SimPki,
 } from '@cloister/sgx-sim';
-import { RequestSchema, ResponseSchema, type Response } from '../gen/aesm/message/messages_pb.js';
+import { RequestSchema, ResponseSchema, type Response } from '@cloister/aesm/messages';
 import { AgentError } from '../src/errors.js';
 import {
   INTEL_ECDSA_ATT_KEY_ID,
@@ -37,9 +37,10 @@ import {
   encodeAttKeyId,
   encodeAttKeyIdList,
   intelEcdsaAttKeyId,
-} from '../src/aesm/att-key-id.js';
-import { AESM_ERROR, aesmErrorName } from '../src/aesm/errors.js';
-import { encodeFrame } from '../src/aesm/framing.js';
+  AESM_ERROR,
+  aesmErrorName,
+  encodeFrame,
+} from '@cloister/aesm';
 import type { QuoteHelperMetrics, QuoteHelperRejection } from '../src/aesm/quote-helper-metrics.js';
 import { QE_REPORT_INFO_SIZE, QuoteHelperServer } from '../src/aesm/quote-helper-server.js';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Platform, SimQuotingEnclave, createSimPki, enclaveIdentity, ereportFor } from '@cloister/sgx-sim';
-import { AesmClient } from '../src/aesm/client.js';
+import { AesmClient } from '@cloister/aesm';
 import type { QuoteHelperMetrics, QuoteHelperRejection } from '../src/aesm/quote-helper-metrics.js';
 import { QuoteHelperServer, type QuoteHelperServerOptions } from '../src/aesm/quote-helper-server.js';
 

@@ -1,6 +1,6 @@
 /**
  * A fake AESM service for client tests: a unix-socket server that reads one framed aesm.message.Request per
- * connection with its own frame reader (independent of src/aesm/framing.ts), records the exact bytes it received,
+ * connection with its own frame reader (independent of ../framing.ts), records the exact bytes it received,
  * decodes them with the generated schemas and answers what the test's handler says.
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RequestSchema, ResponseSchema, type Request, type Response } from '../gen/aesm/message/messages_pb.js';
+import { RequestSchema, ResponseSchema, type Request, type Response } from '../../gen/aesm/message/messages_pb.js';
 
 export type FakeAnswer =
   /** Framed and sent, then the server closes (as aesmd does). */

@@ -7,7 +7,7 @@
  * EREPORT targeted at the QE → GetQuoteEx), in process (the platform's simulated QE directly) otherwise.
  */
 import { toHex } from '@cloister/dcap';
-import { AesmClient, outOfProcessQuotingEnabled } from '@cloister/node-agent';
+import { AesmClient, outOfProcessQuotingEnabled } from '@cloister/aesm';
 import { SimError, isDebug, type SimEnclave, type SimQuotingEnclave } from '@cloister/sgx-sim';
 import { EnclaveError } from '../errors.js';
 import type { EnclaveSelf, EnclaveServices, SealOptions } from '../types.js';

@@ -5,9 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AESM_SOCKET_PATH, AesmClient, AesmError, isAesmStatusError, probeSocket } from '@cloister/aesm';
 import { AgentError } from '../errors.js';
-import { probeSocket } from '../plugin-server.js';
-import { AESM_SOCKET_PATH, AesmClient, isAesmStatusError } from './client.js';
 
 /** 1 ms … 15 s (the client's default timeout). */
 export const AESMD_PROBE_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15];
@@ -76,7 +75,7 @@ function classify(err: unknown, socketPath: string): Failure {
       advice: 'aesmd is running but failing: read its log (kubectl logs, or journalctl -u aesmd on the host)',
     };
   }
-  if (AgentError.is(err)) {
+  if (AesmError.is(err) || AgentError.is(err)) {
     const errno = (err.cause as NodeJS.ErrnoException | undefined)?.code;
     switch (err.code) {
       case 'AESM_UNAVAILABLE':

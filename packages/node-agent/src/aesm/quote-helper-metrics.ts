@@ -3,7 +3,7 @@
  * it dropped without an answer. A no-op default and a prom-client implementation (metrics in the given registry).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { AesmErrorName } from './errors.js';
+import type { AesmErrorName } from '@cloister/aesm';
 
 /** The sub-request a response answered; `unsupported` = UnsupportedRequestResponse. */
 export type QuoteHelperRequestType =

@@ -40,12 +40,26 @@
  */
 import { create, fromBinary, isFieldSet, toBinary } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
-import { lstatSync } from 'node:fs';
+import { chmod, chown, mkdir } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import {
+  AESM_ERROR,
+  ATT_KEY_ID_SIZE,
+  BoundSocketFile,
+  DEFAULT_MAX_REQUEST_BYTES,
+  FrameError,
+  aesmErrorName,
+  claimSocketPath,
+  intelEcdsaAttKeyId,
+  parseAttKeyIdList,
+  readFrame,
+  sameAttKeyIdBase,
+  writeFrame,
+  type FrameErrorCode,
+} from '@cloister/aesm';
 import {
   REPORT_BODY_SIZE,
   REPORT_SIZE,
@@ -77,13 +91,10 @@ import {
   type Request_InitQuoteExRequest,
   type Request_SelectAttKeyIDRequest,
   type Response,
-} from '../../gen/aesm/message/messages_pb.js';
+} from '@cloister/aesm/messages';
 import { AgentError } from '../errors.js';
 import { ConnectionGate, type GateDropReason } from '../net/connection-gate.js';
-import { probeSocket, silentLogger } from '../plugin-server.js';
-import { ATT_KEY_ID_SIZE, intelEcdsaAttKeyId, parseAttKeyIdList, sameAttKeyIdBase } from './att-key-id.js';
-import { AESM_ERROR, aesmErrorName } from './errors.js';
-import { DEFAULT_MAX_REQUEST_BYTES, FrameError, readFrame, writeFrame, type FrameErrorCode } from './framing.js';
+import { silentLogger } from '../plugin-server.js';
 import {
   NOOP_QUOTE_HELPER_METRICS,
   type QuoteHelperMetrics,
@@ -193,7 +204,7 @@ export class QuoteHelperServer {
 
   #state: State = 'new';
   #server: Server | undefined;
-  #socketIno: number | undefined;
+  #socketFile: BoundSocketFile | undefined;
   readonly #connections = new Set<Socket>();
 
   constructor(options: QuoteHelperServerOptions) {
@@ -278,7 +289,7 @@ export class QuoteHelperServer {
       this.#server = server;
       await chmod(this.socketPath, this.#socketMode);
       if (this.#socketGid !== undefined) await chown(this.socketPath, -1, this.#socketGid);
-      this.#socketIno = (await lstat(this.socketPath)).ino;
+      this.#socketFile = await BoundSocketFile.record(this.socketPath);
     } catch (err) {
       this.#state = 'stopped';
       this.#server?.close();
@@ -303,7 +314,7 @@ export class QuoteHelperServer {
       return;
     }
     this.#state = 'stopping';
-    const intact = this.#socketIntact();
+    const intact = this.#socketFile?.intact() ?? false;
     const server = this.#server;
     this.#server = undefined;
     const closed = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
@@ -311,40 +322,27 @@ export class QuoteHelperServer {
     this.#connections.clear();
     this.#gate.closeAll();
     await closed;
-    if (intact && this.#socketIntact()) await unlink(this.socketPath).catch(() => {});
-    this.#socketIno = undefined;
+    await this.#socketFile?.release(intact);
+    this.#socketFile = undefined;
     this.#state = 'stopped';
     this.#logger.info({ event: 'aesm_stopped', socket: this.socketPath }, 'quote helper stopped');
   }
 
-  /** Whether the socket path is still the file we bound (not replaced by another server). */
-  #socketIntact(): boolean {
-    if (this.#socketIno === undefined) return false;
-    try {
-      const st = lstatSync(this.socketPath);
-      return st.isSocket() && st.ino === this.#socketIno;
-    } catch {
-      return false;
-    }
-  }
-
   async #clearStaleSocket(): Promise<void> {
-    const probe = await probeSocket(this.socketPath, 1000);
-    if (probe === 'absent') return;
-    if (probe === 'live') {
+    // Shared with the device plugin (@cloister/aesm unix-socket): never take a live server's path, remove a stale one.
+    const claim = await claimSocketPath(this.socketPath, { probeTimeoutMs: 1000 });
+    if (claim === 'live') {
       throw new AgentError(
         'SOCKET_IN_USE',
         `cloister: ${this.socketPath} is served by another process (aesmd, or a second quote helper on this node?)`,
       );
     }
-    const st = await lstat(this.socketPath);
-    if (!st.isSocket()) {
+    if (claim === 'not_socket') {
       throw new AgentError('CONFIG_INVALID', `cloister: ${this.socketPath} exists and is not a socket; refusing to replace it`);
     }
-    this.#logger.warn({ event: 'aesm_stale_socket_removed', socket: this.socketPath }, 'removing stale AESM socket');
-    await unlink(this.socketPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    if (claim === 'stale_removed') {
+      this.#logger.warn({ event: 'aesm_stale_socket_removed', socket: this.socketPath }, 'removed a stale AESM socket');
+    }
   }
 
   #onConnection(socket: Socket): void {
