@@ -5,7 +5,7 @@
  * `<service>.<namespace>.svc` (it does not accept the CN alone).
  */
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { WebhookError } from '../errors.js';
 import type { CertificateAuthority } from './options.js';
 
@@ -21,6 +21,12 @@ export interface ServingCertificate {
   readonly certPem: string;
   readonly keyPem: string;
   readonly caPem: string;
+}
+
+/** @peculiar/x509 (and its reflect-metadata polyfill) load only when certificates are made, not in the webhook server. */
+async function x509lib(): Promise<typeof X509> {
+  await import('reflect-metadata');
+  return import('@peculiar/x509');
 }
 
 function pem(label: string, der: ArrayBuffer): string {
@@ -44,6 +50,7 @@ function serial(): string {
 }
 
 export async function createCa(now: Date, commonName = 'cloister-ca'): Promise<CertificateAuthority> {
+  const x509 = await x509lib();
   const keys = (await crypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
@@ -66,7 +73,8 @@ export async function createCa(now: Date, commonName = 'cloister-ca'): Promise<C
 }
 
 export async function issueServing(ca: CertificateAuthority, dnsNames: readonly string[], now: Date): Promise<ServingCertificate> {
-  let caCert: x509.X509Certificate;
+  const x509 = await x509lib();
+  let caCert: X509.X509Certificate;
   let caKey: CryptoKey;
   try {
     caCert = new x509.X509Certificate(unpem(ca.certPem, 'CERTIFICATE'));
