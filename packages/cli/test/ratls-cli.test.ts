@@ -55,9 +55,10 @@ test('ratls inspect prints a text summary', async () => {
 });
 
 for (const name of ['gramine-cert', 'intel-sgxsdk-cert']) {
-  test(`ratls verify --signatures-only --allow-debug accepts ${name} at its verifyAt`, async () => {
+  test(`ratls verify --signatures-only --policy … --allow-debug accepts ${name} at its verifyAt`, async () => {
     const expect = expectOf(name);
-    const r = await run(['ratls', 'verify', join(dir, `${name}.pem`), '--signatures-only', '--now', expect.verifyAt, '--allow-debug', '--json']);
+    const policy = JSON.stringify({ mrenclave: expect.claims.mrenclave });
+    const r = await run(['ratls', 'verify', join(dir, `${name}.pem`), '--signatures-only', '--now', expect.verifyAt, '--policy', policy, '--allow-debug', '--json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout) as { ok: boolean; format: string; claims: Record<string, unknown>; certificate: { spkiSha256: string } };
     assert.equal(out.ok, true);
@@ -66,13 +67,15 @@ for (const name of ['gramine-cert', 'intel-sgxsdk-cert']) {
   });
 }
 
-test('ratls verify without --allow-debug refuses the debug enclave with POLICY_MISMATCH', async () => {
+test('ratls verify --policy without --allow-debug refuses the debug enclave with POLICY_MISMATCH (rule debug)', async () => {
   const expect = expectOf('gramine-cert');
-  const r = await run(['ratls', 'verify', join(dir, 'gramine-cert.pem'), '--signatures-only', '--now', expect.verifyAt, '--json']);
+  const policy = JSON.stringify({ mrenclave: expect.claims.mrenclave });
+  const r = await run(['ratls', 'verify', join(dir, 'gramine-cert.pem'), '--signatures-only', '--now', expect.verifyAt, '--policy', policy, '--json']);
   assert.equal(r.code, 1, r.stdout + r.stderr);
-  const out = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string } };
+  const out = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string; rule: string } };
   assert.equal(out.ok, false);
   assert.equal(out.error.code, 'POLICY_MISMATCH');
+  assert.equal(out.error.rule, 'debug');
 });
 
 test('ratls verify --policy with another MRENCLAVE fails with POLICY_MISMATCH; the right one passes (text output)', async () => {

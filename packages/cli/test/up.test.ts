@@ -10,7 +10,7 @@ test('cloister up --json: a simulated node runs the hello-world enclave and veri
     ok: boolean;
     greeting: string;
     enclave: { mrenclave: string; mrsigner: string };
-    verified: { status: string; simulated: boolean; identity: { mrenclave: string; debug: boolean; productId: number } };
+    verified: { status: string; simulated: boolean; identity: { mrenclave: string; debug: boolean; isvProdId: number } };
   };
   assert.equal(out.ok, true);
   assert.equal(out.greeting, 'Hello, CI, from inside an enclave!');
@@ -18,7 +18,7 @@ test('cloister up --json: a simulated node runs the hello-world enclave and veri
   assert.equal(out.verified.simulated, true);
   assert.equal(out.verified.identity.mrenclave, out.enclave.mrenclave);
   assert.equal(out.verified.identity.debug, false);
-  assert.equal(out.verified.identity.productId, 1);
+  assert.equal(out.verified.identity.isvProdId, 1);
 });
 
 test('cloister up fails clearly, naming the step, when the enclave directory is wrong', async () => {

@@ -12,7 +12,8 @@ import {
   type TdxClaims,
 } from '@cloister/dcap';
 import { readBinaryInput, toJsonValue } from '../io.js';
-import { printJson, reportFailure } from '../output.js';
+import { identityBlock, identityOf, printJson, reportFailure, row, type TdIdentity } from '../output.js';
+import type { EnclaveIdentity } from '@cloister/policy';
 
 function describeCert(c: Certificate) {
   return {
@@ -29,6 +30,8 @@ export interface QuoteInspection {
   readonly version: number;
   readonly teeType: string;
   readonly claims: SgxClaims | TdxClaims;
+  /** The identity fields of the claims, in the one vocabulary (the same keys in every command). */
+  readonly identity: EnclaveIdentity | TdIdentity;
   readonly header: unknown;
   readonly body: unknown;
   readonly signatureDataLength: number;
@@ -56,11 +59,13 @@ export function inspectQuote(bytes: Uint8Array): QuoteInspection {
     pckChain = { certificates: certs.map(describeCert), sgxExtension };
   }
   const { header, body, signature } = q;
+  const claims = body.kind === 'sgx' ? sgxClaims(body.report) : tdxClaims(body.report);
   return {
     format: evidence.format,
     version: q.version,
     teeType: q.teeType,
-    claims: body.kind === 'sgx' ? sgxClaims(body.report) : tdxClaims(body.report),
+    claims,
+    identity: identityOf(q.teeType, claims),
     header: toJsonValue(withoutRaw(header)),
     body: { type: body.type, kind: body.kind, report: toJsonValue(withoutRaw(body.report)) },
     signatureDataLength: q.signatureDataLength,
@@ -93,11 +98,11 @@ export async function quoteInspectCommand(file: string, opts: { json?: boolean }
     }
     let out = `${info.teeType} quote v${info.version} (${info.format}), ${info.signatureDataLength} bytes of signature data`;
     out += info.trailingBytes > 0 ? `, ${info.trailingBytes} trailing bytes ignored\n` : '\n';
-    for (const [k, v] of Object.entries(info.claims)) out += `  ${k.padEnd(18)}${String(v)}\n`;
+    out += identityBlock(info.identity);
+    for (const [k, v] of Object.entries(info.claims)) if (!(k in info.identity)) out += row(k, v);
     const chain = info.pckChain as { certificates: { subject: string; notAfter: string }[] } | undefined;
     if (chain !== undefined) {
-      out += '  PCK chain:\n';
-      for (const c of chain.certificates) out += `    ${c.subject} (until ${c.notAfter})\n`;
+      for (const c of chain.certificates) out += row('pckChain', `${c.subject} (until ${c.notAfter})`);
     }
     process.stdout.write(out);
   } catch (e) {

@@ -107,8 +107,8 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     else {
       process.stdout.write(
         `\nVerified enclave identity\n` +
-          `  MRENCLAVE        ${id.mrenclave}\n  MRSIGNER         ${id.mrsigner}\n` +
-          `  product / SVN    ${id.productId} / ${id.securityVersion}\n  debug            ${id.debug}\n` +
+          `  mrenclave        ${id.mrenclave}\n  mrsigner         ${id.mrsigner}\n` +
+          `  isvProdId        ${id.isvProdId}\n  isvSvn           ${id.isvSvn}\n  debug            ${id.debug}\n` +
           `  TCB status       ${evidence.result.status} (simulated platform: trusted only because we asked)\n` +
           `  says             "${greeting}"\n`,
       );

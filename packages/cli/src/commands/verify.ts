@@ -1,8 +1,14 @@
-/** `cloister verify QUOTE --collateral FILE …`: full DCAP verification with @cloister/dcap. */
+/**
+ * `cloister verify QUOTE --collateral FILE [--policy JSON|FILE] …`: full DCAP verification with @cloister/dcap, then,
+ * with --policy, the enclave policy held by @cloister/policy — the same parsing, rules and PolicyError as
+ * `cloister ratls verify --policy` and `verifyEvidence` (POLICY_MISMATCH exits 1, POLICY_INVALID is a usage error).
+ */
 import { INTEL_SGX_ROOT_CA, QuoteVerifier, trustAnchorFromCertificate, type VerificationResult } from '@cloister/dcap';
 import { nodeCryptoProvider } from '@cloister/dcap/node';
+import { evaluatePolicy, type PolicyDecision } from '@cloister/policy';
 import { readBinaryInput, readInputFile, readTextInput, timeOption } from '../io.js';
-import { printJson, reportFailure } from '../output.js';
+import { identityBlock, identityOf, policyBlock, printJson, reportFailure, row } from '../output.js';
+import { policyOption } from '../policy-option.js';
 
 export interface VerifyCommandOptions {
   readonly collateral: string;
@@ -11,6 +17,9 @@ export interface VerifyCommandOptions {
   readonly allowExpiredCollateral?: boolean;
   readonly skipRootCrlFreshness?: boolean;
   readonly skipPckCrlFreshness?: boolean;
+  readonly policy?: string;
+  readonly allowDebug?: boolean;
+  readonly allowSimulated?: boolean;
   readonly json?: boolean;
 }
 
@@ -18,6 +27,7 @@ export async function verifyCommand(quotePath: string, opts: VerifyCommandOption
   const json = opts.json === true;
   try {
     const now = timeOption(opts.now);
+    const policy = policyOption(opts);
     const quote = readBinaryInput(quotePath, 'quote');
     const collateral = readTextInput(opts.collateral, 'collateral');
     const trustAnchors =
@@ -31,42 +41,33 @@ export async function verifyCommand(quotePath: string, opts: VerifyCommandOption
       skipRootCrlFreshness: opts.skipRootCrlFreshness === true,
       skipPckCrlFreshness: opts.skipPckCrlFreshness === true,
     });
-    if (json) printJson({ ok: true, ...result });
-    else process.stdout.write(summary(result));
+    const decision = policy !== undefined ? evaluatePolicy(policy, result) : undefined;
+    const identity = identityOf(result.teeType, result.claims);
+    if (json) printJson({ ok: true, ...result, identity, policy: decision ?? null });
+    else process.stdout.write(summary(result, decision));
   } catch (e) {
     reportFailure(e, json);
   }
 }
 
-function row(label: string, value: string | number | boolean): string {
-  return `  ${label.padEnd(18)}${String(value)}\n`;
-}
-
-export function summary(r: VerificationResult): string {
+export function summary(r: VerificationResult, decision?: PolicyDecision): string {
   const c = r.claims;
   let out = `Quote verified: ${r.teeType} quote v${r.quoteVersion}, TCB status ${r.status}\n`;
   if (r.simulated) out += `  SIMULATED evidence: it chains to "${r.trustAnchor.name}", not to Intel's root\n`;
-  out += row('advisories', r.advisoryIds.length > 0 ? r.advisoryIds.join(', ') : 'none');
-  if (r.teeType === 'SGX') {
-    out += row('MRENCLAVE', c['mrenclave'] ?? '');
-    out += row('MRSIGNER', c['mrsigner'] ?? '');
-    out += row('ISVPRODID/ISVSVN', `${c['isvProdId']} / ${c['isvSvn']}`);
-  } else {
-    out += row('MRTD', c['mrtd'] ?? '');
-    for (const i of [0, 1, 2, 3]) out += row(`RTMR${i}`, c[`rtmr${i}`] ?? '');
-  }
-  out += row('debug', c['debug'] ?? false);
-  out += row('report data', c['reportData'] ?? '');
+  out += identityBlock(identityOf(r.teeType, c));
+  out += row('tcbStatus', r.status);
+  out += row('advisoryIds', r.advisoryIds.length > 0 ? r.advisoryIds.join(', ') : 'none');
   const p = r.platform;
   out += row('platform', `FMSPC ${p.fmspc}, PCE-ID ${p.pceId}, PCESVN ${p.pceSvn}, ${p.ca} CA, ${p.sgxType}`);
-  out += row('QE identity', `${r.qeIdentity.status} (ISVSVN ${r.qeIdentity.isvSvn})`);
-  if (r.tdxModule !== undefined) out += row('TDX module', `${r.tdxModule.id ?? 'tdxModule'} ${r.tdxModule.status}`);
+  out += row('qeIdentity', `${r.qeIdentity.status} (ISVSVN ${r.qeIdentity.isvSvn})`);
+  if (r.tdxModule !== undefined) out += row('tdxModule', `${r.tdxModule.id ?? 'tdxModule'} ${r.tdxModule.status}`);
   const col = r.collateral;
   out += row('collateral', `TCB evaluation ${col.tcbEvaluationDataNumber}, matched level of ${col.tcbLevelDate}`);
   out += row('valid', `${col.latestIssueDate} .. ${col.earliestExpirationDate}${col.expired ? ' (EXPIRED, accepted)' : ''}`);
   for (const item of col.expiredItems) out += row('', item);
-  out += row('trust anchor', `${r.trustAnchor.name}${r.trustAnchor.intel ? '' : ' (NOT the Intel root)'}`);
-  out += row('verified at', r.verifiedAt);
-  if (r.relaxations.length > 0) out += row('relaxed checks', r.relaxations.join(', '));
+  out += row('trustAnchor', `${r.trustAnchor.name}${r.trustAnchor.intel ? '' : ' (NOT the Intel root)'}`);
+  out += row('verifiedAt', r.verifiedAt);
+  if (r.relaxations.length > 0) out += row('relaxations', r.relaxations.join(', '));
+  out += policyBlock(decision);
   return out;
 }
