@@ -176,6 +176,24 @@ test('pending budget: silent connections beyond it get only overflowTimeoutMs; a
   }
 });
 
+test('a pending slot that frees goes to the oldest connection beyond the budget', async () => {
+  const { server, path } = await serve({ requestTimeoutMs: 60_000, maxPendingConnections: 1, overflowTimeoutMs: 60_000 });
+  const a = connect(path);
+  const b = connect(path);
+  for (const s of [a, b]) s.on('error', () => {});
+  try {
+    await until('both accepted', () => server.openConnections === 2);
+    assert.deepEqual(server.waitingConnections, { pending: 1, overflow: 1, peakPending: 1 });
+    a.destroy();
+    await until('the first to close', () => server.openConnections === 1);
+    assert.deepEqual(server.waitingConnections, { pending: 1, overflow: 0, peakPending: 1 });
+  } finally {
+    a.destroy();
+    b.destroy();
+    await server.stop();
+  }
+});
+
 test('maxConnections: the oldest connection beyond the pending budget is closed for a new one', async () => {
   const { server, metrics, path } = await serve({
     requestTimeoutMs: 60_000,
