@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { POLICY_KEYS, POLICY_RULES, PolicyError, decidePolicy, evaluatePolicy, parsePolicy, parsePolicyJson, policyToJson, type Policy, type PolicyEvidence } from '../src/index.js';
+import { POLICY_RULES, PolicyError, decidePolicy, evaluatePolicy, parsePolicy, parsePolicyJson, policyToJson, type Policy, type PolicyEvidence } from '../src/index.js';
 
 const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
 const value = fc.oneof(
@@ -18,8 +18,28 @@ const value = fc.oneof(
   fc.boolean(),
   fc.constantFrom(['UpToDate'], ['SWHardeningNeeded', 'OutOfDate'], ['INTEL-SA-00334'], 'ab', ''),
 );
-const key = fc.oneof(fc.constantFrom(...POLICY_KEYS), fc.constantFrom('mrenclaev', 'productId', '__proto__'), fc.string({ maxLength: 8 }));
-const nearPolicy = fc.dictionary(key, value, { maxKeys: 6 });
+const junkKey = fc.oneof(fc.constantFrom('mrenclaev', 'productId', '__proto__', 'allowdebug'), fc.string({ maxLength: 8 }));
+/** Each key: usually a valid value, sometimes any value; sometimes a misspelt or unknown key besides. */
+const maybe = <T>(valid: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: value });
+const nearPolicy = fc
+  .tuple(
+    fc.record(
+      {
+        mrenclave: maybe(fc.oneof(hex(32), fc.array(hex(32), { minLength: 1, maxLength: 3 }))),
+        mrsigner: maybe(hex(32)),
+        isvProdId: maybe(fc.integer({ min: 0, max: 0xffff })),
+        minIsvSvn: maybe(fc.integer({ min: 0, max: 0xffff })),
+        allowDebug: maybe(fc.boolean()),
+        allowSimulated: maybe(fc.boolean()),
+        acceptedTcbStatuses: maybe(fc.subarray(['UpToDate', 'SWHardeningNeeded', 'OutOfDate', 'Revoked'], { minLength: 1 })),
+        acceptedAdvisories: maybe(fc.array(fc.integer({ min: 0, max: 99999 }).map((n) => `INTEL-SA-${String(n).padStart(5, '0')}`), { minLength: 1, maxLength: 3 })),
+        reportData: maybe(fc.integer({ min: 1, max: 64 }).chain(hex)),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.option(fc.dictionary(junkKey, value, { minKeys: 1, maxKeys: 2 }), { freq: 5 }),
+  )
+  .map(([known, junk]) => (junk === null ? known : { ...known, ...junk }));
 
 function parseOrInvalid(input: unknown): Policy | undefined {
   try {
