@@ -3,7 +3,7 @@
  * (src/runtime/enclave-main.ts) re-validates whatever a bundle exports with `assertEnclaveDefinition`.
  */
 import { EnclaveError } from './errors.js';
-import type { EcallHandler, EnclaveDefinition } from './types.js';
+import type { ConnectionHandler, EcallHandler, EnclaveDefinition } from './types.js';
 
 /** Longest ecall / ocall name accepted on either side of the boundary. */
 export const MAX_CALL_NAME_LENGTH = 128;
@@ -34,6 +34,10 @@ export function assertEnclaveDefinition(
   if (Object.getOwnPropertySymbols(ecalls).length > 0) {
     throw new EnclaveError('INVALID_MANIFEST', 'ecall names must be strings');
   }
+  const onConnection: unknown = (value as { onConnection?: unknown }).onConnection;
+  if (onConnection !== undefined && typeof onConnection !== 'function') {
+    throw new EnclaveError('INVALID_MANIFEST', 'onConnection must be a function');
+  }
   const names = Object.keys(ecalls);
   if (names.length > MAX_ECALLS) {
     throw new EnclaveError('INVALID_MANIFEST', `too many ecalls (${names.length} > ${MAX_ECALLS})`);
@@ -54,8 +58,9 @@ export function assertEnclaveDefinition(
  */
 export function defineEnclave<E extends Record<string, EcallHandler<never, unknown>>>(def: {
   readonly ecalls: E;
+  readonly onConnection?: ConnectionHandler;
 }): EnclaveDefinition<E> {
   assertEnclaveDefinition(def);
   const ecalls = Object.freeze({ ...def.ecalls }) as E;
-  return Object.freeze({ ecalls });
+  return def.onConnection === undefined ? Object.freeze({ ecalls }) : Object.freeze({ ecalls, onConnection: def.onConnection });
 }

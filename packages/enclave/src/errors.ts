@@ -13,8 +13,26 @@ export const ENCLAVE_ERROR_CODES = [
   'ENCLAVE_CRASHED',
   /** The enclave was terminated by its host. */
   'ENCLAVE_TERMINATED',
-  /** A call did not finish in time. */
+  /** The enclave did not load in time (loadTimeoutMs). */
   'TIMEOUT',
+  /**
+   * An ecall did not finish within its timeout (callTimeoutMs, default 60 s). If the enclave then also fails a
+   * liveness probe (it is spinning), it is killed and its other pending calls fail with this code too.
+   */
+  'ENCLAVE_TIMEOUT',
+  /**
+   * The enclave sent bytes that are not the protocol (a bad frame length, a frame over the limit of its kind, a
+   * payload that does not deserialize, a message of the wrong kind, a stream over its window): the host ends it.
+   */
+  'ENCLAVE_PROTOCOL',
+  /** The enclave went over its memory budget (enclave.json heapSizeMiB): the host ends it. */
+  'ENCLAVE_OUT_OF_MEMORY',
+  /** An enclave.json `env` name outside the allowlist (loader, libc, OpenSSL, ICU, Node variables …). */
+  'ENV_NOT_ALLOWED',
+  /** A relayed connection the host does not allow, or that failed to open (ctx.connect). */
+  'CONNECT_REFUSED',
+  /** Too many relayed streams, or a stream used after it closed. */
+  'STREAM_LIMIT',
   /** An ecall handler or an ocall threw an error without a code of its own. */
   'CALL_FAILED',
   /** Attestation could not be produced (AESM unreachable, no platform, …). */

@@ -1,3 +1,5 @@
+import type { Duplex } from 'node:stream';
+
 /**
  * The programming model, declared once and typed on both sides (docs/developers/enclave-sdk.md).
  *
@@ -31,8 +33,25 @@ export interface EnclaveLogger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** The `ctx` every ecall receives: the enclave's only way out. */
+/** What the host tells an enclave about a connection it accepted and relays (onConnection). */
+export interface ConnectionInfo {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly localPort?: number;
+}
+
+/**
+ * The `ctx` every ecall receives: the enclave's way out through its host (ocalls, platform services, relayed
+ * streams). On the sim backend it is the ONLY way out where the sandbox has a network namespace (root); elsewhere
+ * enclave code can still open sockets itself (docs/security.md).
+ */
 export interface EnclaveContext {
+  /**
+   * A TCP connection opened BY THE HOST (if its `connect` policy allows host:port) and relayed to the enclave as a
+   * byte stream: use it with `tls.connect({ socket })` so that the host only moves ciphertext. CONNECT_REFUSED if
+   * the host refuses or cannot connect; STREAM_LIMIT over the stream limit.
+   */
+  connect(host: string, port: number): Promise<Duplex>;
   /** Call a host function the host declared in `ocalls`. */
   ocall<T = unknown>(name: string, args?: unknown): Promise<T>;
   /** EREPORT: a 432-byte REPORT with `reportData` (≤ 64 bytes), targeted at `targetInfo` (default: itself). */
@@ -48,8 +67,15 @@ export interface EnclaveContext {
 // eslint-style `any` is avoided: arguments are `never`-safe unknowns narrowed by the handler's own signature.
 export type EcallHandler<A = never, R = unknown> = (args: A, ctx: EnclaveContext) => R | Promise<R>;
 
+/**
+ * A connection the host accepted (handle.listen / handle.relay) relayed into the enclave as a byte stream; typically
+ * `new tls.TLSSocket(stream, { isServer: true, key, cert })` so that TLS ends inside the enclave.
+ */
+export type ConnectionHandler = (stream: Duplex, info: ConnectionInfo, ctx: EnclaveContext) => void | Promise<void>;
+
 export interface EnclaveDefinition<E extends Record<string, EcallHandler<never, unknown>>> {
   readonly ecalls: E;
+  readonly onConnection?: ConnectionHandler;
 }
 
 /** Host-side view of an ecall: the same argument and result types, always async. */

@@ -316,17 +316,17 @@ describe('Gramine runtime over stdio (fake services, no SGX)', () => {
     assert.equal(h.health(), 'running');
   });
 
-  it('garbage from the enclave on its stdout: the enclave is killed, calls fail with ENCLAVE_CRASHED', async () => {
+  it('garbage from the enclave on its stdout: the enclave is killed, calls fail with ENCLAVE_PROTOCOL', async () => {
     const logger = collectingLogger();
     const h = await launch({ logger });
-    const pending = rejectsWith(h.ecalls.hang(), 'ENCLAVE_CRASHED');
-    await rejectsWith(h.ecalls.garbage(), 'ENCLAVE_CRASHED');
+    const pending = rejectsWith(h.ecalls.hang(), 'ENCLAVE_PROTOCOL');
+    await rejectsWith(h.ecalls.garbage(), 'ENCLAVE_PROTOCOL');
     await pending;
     assert.equal((await h.exited).signal, 'SIGKILL');
     assert.ok(logger.entries.some((e) => e.message === 'enclave channel error: killing the enclave' && /invalid frame length/.test(String(e.obj.err))));
   });
 
-  it('garbage from the host on the enclave stdin: the runtime ignores malformed messages and exits on broken frames', async () => {
+  it('garbage from the host on the enclave stdin: the runtime ignores malformed fields and exits on broken frames', async () => {
     const run = (input: Uint8Array[], later: Uint8Array[] = []): Promise<{ code: number | null; stdout: Buffer; stderr: string }> =>
       new Promise((resolve) => {
         const child = spawn(process.execPath, [runtimePath, bundlePath], {
@@ -344,12 +344,11 @@ describe('Gramine runtime over stdio (fake services, no SGX)', () => {
         }, 700);
         setTimeout(() => child.stdin.end(), 1500);
       });
-    // Well-formed frames that are not protocol messages are ignored; the load still works.
+    // Protocol messages with malformed fields are ignored; the load still works.
     const ok = await run([
-      encodeFrame(42),
       encodeFrame({ t: 'ecall', id: -1, name: 'echo' }),
       encodeFrame({ t: 'reply', id: 99, ok: true }),
-      encodeFrame([1, 2]),
+      encodeFrame({ t: 'sdata', sid: 7, data: 'x' }),
       encodeFrame({ t: 'load', maxPayloadBytes: 'big' }),
       encodeFrame({ t: 'load', bundlePath: '/etc/passwd', maxPayloadBytes: 65536 }),
       encodeFrame({ t: 'load', maxPayloadBytes: 65536 }),
@@ -366,16 +365,26 @@ describe('Gramine runtime over stdio (fake services, no SGX)', () => {
     assert.equal(replies.length, 2, 'one load only');
     assert.deepEqual(replies[1], { t: 'result', id: 1, ok: true, value: 'x' });
 
-    const zero = await run([Uint8Array.of(0, 0, 0, 0)]);
+    // A frame that is not a message of its kind ends the channel (strict framing).
+    const notMessage = await run([encodeFrame(42)]);
+    assert.equal(notMessage.code, 71);
+    assert.match(notMessage.stderr, /does not carry a message of that kind/);
+    const wrongKind = await run([encodeFrame({ t: 'ecall', id: 1, name: 'echo' }, undefined, 3)]);
+    assert.equal(wrongKind.code, 71);
+    assert.match(wrongKind.stderr, /does not carry a message of that kind/);
+    const unknownKind = await run([Uint8Array.of(1, 0, 0, 0, 9, 0)]);
+    assert.equal(unknownKind.code, 71);
+    assert.match(unknownKind.stderr, /unknown kind 9/);
+    const zero = await run([Uint8Array.of(0, 0, 0, 0, 1)]);
     assert.equal(zero.code, 71);
     assert.match(zero.stderr, /invalid frame length 0/);
-    const huge = await run([Uint8Array.of(0xff, 0xff, 0xff, 0xff)]);
+    const huge = await run([Uint8Array.of(0xff, 0xff, 0xff, 0xff, 1)]);
     assert.equal(huge.code, 71);
     assert.match(huge.stderr, /invalid frame length/);
-    const bad = await run([Uint8Array.of(3, 0, 0, 0, 0xff, 0x0f, 0x99)]);
+    const bad = await run([Uint8Array.of(3, 0, 0, 0, 1, 0xff, 0x0f, 0x99)]);
     assert.equal(bad.code, 71);
     assert.match(bad.stderr, /does not deserialize/);
-    const truncated = await run([Uint8Array.of(10, 0, 0, 0, 1, 2)]);
+    const truncated = await run([Uint8Array.of(10, 0, 0, 0, 1, 1, 2)]);
     assert.equal(truncated.code, 71);
     assert.match(truncated.stderr, /ended inside a frame/);
   });
@@ -385,7 +394,7 @@ describe('stdio channel', () => {
   it('reassembles frames split across and merged within chunks; bounds and errors', async () => {
     const input = new PassThrough();
     const output = new PassThrough();
-    const ch = createStdioChannel(input, output, { maxFrameBytes: 1024 });
+    const ch = createStdioChannel(input, output, { maxFrameBytes: 1024, strict: false });
     const got: unknown[] = [];
     ch.onMessage((m) => got.push(m));
     const frames = Buffer.concat([encodeFrame({ a: 1 }), encodeFrame(new Map([[1, 'x']])), encodeFrame('third')]);
@@ -397,12 +406,13 @@ describe('stdio channel', () => {
     assert.throws(() => ch.send({ f: () => 1 }), (e) => code(e) === 'INVALID_ARGUMENT');
     assert.equal(ch.send({ t: 'x' }), true);
     const written = output.read() as Buffer;
-    assert.equal(written.readUInt32LE(0), written.length - 4);
-    assert.deepEqual(written.subarray(4), serialize({ t: 'x' }));
+    assert.equal(written.readUInt32LE(0), written.length - 5);
+    assert.equal(written[4], 1, "an unknown type is framed as control (kind 1)");
+    assert.deepEqual(written.subarray(5), serialize({ t: 'x' }));
 
     let closedWith: Error | undefined | null = null;
     ch.onClose((e) => (closedWith = e));
-    input.write(Buffer.of(0x01, 0x04, 0, 0)); // 1025 > 1024
+    input.write(Buffer.of(0x01, 0x04, 0, 0, 1)); // 1025 > 1024
     await new Promise((r) => setImmediate(r));
     assert.ok(ch.closed);
     assert.match(String(closedWith), /invalid frame length 1025/);

@@ -461,7 +461,7 @@ export default defineEnclave({ ecalls: {
 
   it('times out calls when callTimeoutMs is set', async () => {
     const h = await start(bundle('timeout', lifecycle), { callTimeoutMs: 100 });
-    await rejectsWith(h.ecalls.hang(), 'TIMEOUT');
+    await rejectsWith(h.ecalls.hang(), 'ENCLAVE_TIMEOUT');
     assert.equal(await h.ecalls.ping(2), 2);
   });
 
@@ -474,6 +474,6 @@ export default defineEnclave({ ecalls: {
   });
 
   it('refuses loader-affecting environment variables', async () => {
-    await rejectsWith(start(bundle('env', lifecycle), { env: { NODE_OPTIONS: '--require=/x' } }), 'INVALID_ARGUMENT');
+    await rejectsWith(start(bundle('env', lifecycle), { env: { NODE_OPTIONS: '--require=/x' } }), 'ENV_NOT_ALLOWED');
   });
 });

@@ -25,6 +25,7 @@
 import { join, resolve } from 'node:path';
 import type { NormalizedManifest } from '@cloister/sgx-sim';
 import { EnclaveError } from '../errors.js';
+import { envRecord } from '../package/env-policy.js';
 import { BUNDLE_PATH, readEnclaveProject } from '../package/manifest.js';
 
 /** Where the enclave directory appears inside Gramine. */
@@ -93,10 +94,8 @@ export function gramineManifest(options: GramineManifestOptions): string {
 
   const env = new Map<string, string>();
   env.set('LD_LIBRARY_PATH', `/lib:${archLibDir}:/usr${archLibDir}`);
-  for (const entry of manifest.env) {
-    const at = entry.indexOf('=');
-    env.set(entry.slice(0, at), entry.slice(at + 1));
-  }
+  // The allowlist (package/env-policy.ts) again: a manifest given directly never adds a loader variable.
+  for (const [name, value] of Object.entries(envRecord(manifest.env, 'enclave.json env'))) env.set(name, value);
   const inside = (rel: string): string => `${GRAMINE_ENCLAVE_ROOT}/${rel}`;
   const host = (rel: string): string => join(dir, rel);
 

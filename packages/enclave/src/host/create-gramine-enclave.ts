@@ -8,9 +8,16 @@
  * Differences from the sim: platform services are served inside the enclave (GramineAttestation: Gramine talks to
  * AESM itself), so the host provides none; `self` is what the enclave reports from its own REPORT in its 'ready'
  * message (reading it throws the enclave's error, e.g. BACKEND_UNAVAILABLE, if it had none); isolation is Gramine's.
- * Everything else — UNKNOWN_CALL, INVALID_ARGUMENT, PAYLOAD_TOO_LARGE, codes crossing, TIMEOUT, ENCLAVE_CRASHED on
- * exit (or when the enclave writes anything that is not a valid frame: the process is then killed),
- * ENCLAVE_TERMINATED, restarts — is the shared host core (enclave-host.ts).
+ * Everything else — UNKNOWN_CALL, INVALID_ARGUMENT, PAYLOAD_TOO_LARGE, codes crossing, ENCLAVE_TIMEOUT (default
+ * 60 s per call, liveness ping), ENCLAVE_CRASHED on exit, ENCLAVE_PROTOCOL when the enclave writes anything that is
+ * not a valid frame of the right kind and size (checked from the header before deserializing; the process is then
+ * killed), log records without reserved keys, relayed streams, ENCLAVE_TERMINATED, restarts — is the shared host
+ * core (enclave-host.ts), the same rules as the sim.
+ *
+ * Host-side rules shared with the sim (sandbox.ts): the launcher runs in its own process group (detached) and,
+ * where setpriv exists, with a parent-death signal, so that it dies with the host; the host's 'exit' kills it too.
+ * Isolation of the enclave itself (memory, signals, network) is Gramine's and SGX's: the enclave's memory is bounded
+ * by sgx.enclave_size (from heapSizeMiB), and Gramine emulates kill() inside its own process tree.
  *
  * Frames are not encrypted: like every ecall argument and result, they are visible to the host that runs the
  * enclave. Secrets must be protected end to end by the application (e.g. a key bound to a quote).
@@ -20,8 +27,9 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { EnclaveError } from '../errors.js';
 import type { EcallHandler } from '../types.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES } from '../runtime/protocol.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, frameLimits } from '../runtime/protocol.js';
 import { DEFAULT_MAX_FRAME_BYTES, createStdioChannel } from '../runtime/stdio-channel.js';
+import { findTool } from './sandbox.js';
 import {
   startEnclaveHost,
   type EnclaveHandle,
@@ -88,7 +96,7 @@ export async function createGramineEnclaveProcess<E extends Record<string, Ecall
   options: GramineEnclaveProcessOptions = {},
 ): Promise<EnclaveHandle<E>> {
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  const callTimeoutMs = options.callTimeoutMs ?? 0;
+  const callTimeoutMs = options.callTimeoutMs ?? 60_000;
   const restartPolicy = options.restart ?? 'never';
   const cwd = resolve(options.cwd ?? process.cwd());
   const command = options.command ?? 'gramine-sgx';
@@ -111,12 +119,29 @@ export async function createGramineEnclaveProcess<E extends Record<string, Ecall
     }
   };
 
+  const setpriv = findTool('setpriv');
+  const limits = frameLimits(maxPayloadBytes);
+
   function spawn(): EnclaveTransport {
-    const child = spawnProcess(launcher, args, {
+    const [cmd, ...argv] = setpriv !== null ? [setpriv, '--pdeathsig=KILL', '--', launcher, ...args] : [launcher, ...args];
+    const child = spawnProcess(cmd as string, argv, {
       cwd,
       env,
+      detached: true,
       stdio: ['pipe', 'pipe', logger === undefined ? 'inherit' : 'pipe'],
     });
+    const pid = child.pid;
+    const killGroup = (): void => {
+      if (pid === undefined) return;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const onHostExit = (): void => killGroup();
+    process.on('exit', onHostExit);
+    let fault: EnclaveError | undefined;
     const exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null, error?: EnclaveError) => void> = [];
     const messageListeners: Array<(message: unknown) => void> = [];
     let gone = false;
@@ -124,19 +149,22 @@ export async function createGramineEnclaveProcess<E extends Record<string, Ecall
     const exit = (code: number | null, signal: NodeJS.Signals | null, error?: EnclaveError): void => {
       if (gone) return;
       gone = true;
+      process.removeListener('exit', onHostExit);
       channel?.close();
-      for (const l of exitListeners) l(code, signal, error);
+      killGroup();
+      for (const l of exitListeners) l(code, signal, error ?? fault);
     };
     if (child.stdout !== null && child.stdin !== null) {
-      channel = createStdioChannel(child.stdout, child.stdin, { maxFrameBytes: DEFAULT_MAX_FRAME_BYTES });
+      channel = createStdioChannel(child.stdout, child.stdin, { maxFrameBytes: limits });
       channel.onMessage((message) => {
         for (const l of messageListeners) l(message);
       });
       channel.onClose((error) => {
-        if (error === undefined || gone) return;
+        if (error === undefined || gone || !EnclaveError.is(error)) return;
         // The enclave broke the framing: nothing it sends can be trusted to line up any more.
         log('error', { enclave: true, err: error.message }, 'enclave channel error: killing the enclave');
-        child.kill('SIGKILL');
+        fault ??= error;
+        killGroup();
       });
     }
     child.on('error', (err: NodeJS.ErrnoException) => {
@@ -159,9 +187,7 @@ export async function createGramineEnclaveProcess<E extends Record<string, Ecall
       onExit(listener) {
         exitListeners.push(listener);
       },
-      kill() {
-        child.kill('SIGKILL');
-      },
+      kill: killGroup,
       stdout: null,
       stderr: child.stderr,
     };
@@ -177,6 +203,9 @@ export async function createGramineEnclaveProcess<E extends Record<string, Ecall
     maxRestarts: options.maxRestarts ?? 5,
     restartBackoffMs: options.restartBackoffMs ?? 100,
     loadTimeoutMs: options.loadTimeoutMs ?? 120_000,
+    ...(options.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: options.livenessTimeoutMs } : {}),
+    ...(options.connect !== undefined ? { connect: options.connect } : {}),
+    ...(options.maxStreams !== undefined ? { maxStreams: options.maxStreams } : {}),
     ...(logger !== undefined ? { logger } : {}),
   });
 }

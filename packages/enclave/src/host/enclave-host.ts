@@ -16,14 +16,29 @@
  * if set) and are never re-sent once sent: in-flight calls of the crashed process fail, they are not retried. If the
  * restart fails or the limit is reached, waiting calls fail with ENCLAVE_CRASHED and the handle stays 'crashed'.
  * After terminate(), every pending or new call fails with ENCLAVE_TERMINATED.
+ *
+ * Hostile enclaves (docs/security.md): everything from the enclave arrives as frames whose size the transport checks
+ * per kind before deserializing; a transport that sees a bad frame kills the process and reports ENCLAVE_PROTOCOL,
+ * an enclave over its memory budget ENCLAVE_OUT_OF_MEMORY: pending calls fail with that code (then restart policy).
+ * An ecall that does not finish within callTimeoutMs (default 60 s) fails with ENCLAVE_TIMEOUT; the host then sends
+ * a liveness ping, and an enclave that does not answer it within livenessTimeoutMs is spinning: it is killed and
+ * its other pending calls fail with ENCLAVE_TIMEOUT too. Log records are copied under log-record.ts's rules (no
+ * reserved logger keys). Relayed streams (relay-host.ts) are bounded per stream and in number.
  */
 import { EnclaveError } from '../errors.js';
 import { isValidCallName, MAX_ECALLS } from '../define.js';
 import type { EcallHandler, EnclaveSelf, EnclaveServices, HostEcalls, SealOptions } from '../types.js';
+import type { Server, Socket } from 'node:net';
+import { createServer } from 'node:net';
+import type { EnclaveErrorCode } from '../errors.js';
+import { sanitizeLogRecord } from './log-record.js';
+import { createRelayHost, type ConnectPolicy, type RelayHost } from './relay-host.js';
+import type { SimIsolation } from './sandbox.js';
 import {
-  LOG_LEVELS,
+  FRAME_STREAM,
   MAX_LOG_MESSAGE_LENGTH,
   SVC_OPS,
+  kindOf,
   checkPayload,
   fromWireError,
   isId,
@@ -52,6 +67,15 @@ export interface EnclaveExit {
   readonly signal: NodeJS.Signals | null;
   /** 'crashed': unexpected exit; 'terminated': by terminate(). */
   readonly reason: 'crashed' | 'terminated';
+  /** Why the host ended it, when it did: ENCLAVE_PROTOCOL, ENCLAVE_OUT_OF_MEMORY, ENCLAVE_TIMEOUT. */
+  readonly error?: EnclaveErrorCode;
+}
+
+/** A host-side listener whose accepted connections are relayed into the enclave (handle.listen). */
+export interface EnclaveListener {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
 }
 
 export interface EnclaveHandle<E extends Record<string, EcallHandler<never, unknown>>> {
@@ -72,6 +96,15 @@ export interface EnclaveHandle<E extends Record<string, EcallHandler<never, unkn
   /** 'exit': every exit of an enclave process (including crashes followed by a restart); 'restart': reloaded. */
   on(event: 'exit', listener: (exit: EnclaveExit) => void): void;
   on(event: 'restart', listener: (restarts: number) => void): void;
+  /** What the OS sandbox guarantees for this enclave (sim backend; undefined under Gramine). */
+  readonly isolation: SimIsolation | undefined;
+  /**
+   * Relay an accepted connection (e.g. from the host's own server) into the enclave's `onConnection` as a byte
+   * stream. False (and the socket destroyed) if the enclave is not running or over the stream limit.
+   */
+  relay(socket: Socket): boolean;
+  /** Listen on host:port (default 127.0.0.1, port 0 = any) and relay every accepted connection into the enclave. */
+  listen(options?: { readonly host?: string; readonly port?: number }): Promise<EnclaveListener>;
 }
 
 /** One enclave process as seen by the host: a message channel plus the process's life. */
@@ -80,8 +113,19 @@ export interface EnclaveProcessCommonOptions {
   readonly ocalls?: Readonly<Record<string, (args: never) => unknown>>;
   /** Largest serialized argument / result / ocall payload, both directions. Default 16 MiB. */
   readonly maxPayloadBytes?: number;
-  /** Per-call timeout (TIMEOUT); 0 = none (default). The enclave keeps running; a late result is dropped. */
+  /**
+   * Per-call timeout (ENCLAVE_TIMEOUT), default 60 000 ms; 0 = none. After a timeout the host pings the enclave:
+   * a responsive enclave keeps running (a late result is dropped), a spinning one is killed (then restart policy).
+   */
   readonly callTimeoutMs?: number;
+  /** Time the enclave has to answer the liveness ping after a call timeout (default 2 000 ms). */
+  readonly livenessTimeoutMs?: number;
+  /**
+   * Outbound relayed connections (ctx.connect): the host connects only where this returns true. Default: none.
+   */
+  readonly connect?: ConnectPolicy;
+  /** Most relayed streams open at once per enclave (default 64). */
+  readonly maxStreams?: number;
   readonly restart?: RestartPolicy;
   /** Consecutive restarts allowed before giving up (default 5). */
   readonly maxRestarts?: number;
@@ -94,6 +138,10 @@ export interface EnclaveProcessCommonOptions {
 }
 
 export interface EnclaveTransport {
+  /**
+   * Note for implementers: report a misbehaving enclave (bad frame, over budget) by killing the process and passing
+   * the EnclaveError (ENCLAVE_PROTOCOL, ENCLAVE_OUT_OF_MEMORY) as `error` of the exit listeners.
+   */
   /** Best effort: a message to a closed transport is dropped (its exit fails the pending calls). */
   send(message: unknown): void;
   onMessage(listener: (message: unknown) => void): void;
@@ -122,6 +170,10 @@ export interface EnclaveHostConfig {
   readonly maxRestarts: number;
   readonly restartBackoffMs: number;
   readonly loadTimeoutMs: number;
+  readonly livenessTimeoutMs?: number;
+  readonly connect?: ConnectPolicy;
+  readonly maxStreams?: number;
+  readonly isolation?: SimIsolation;
   readonly logger?: HostLogger;
 }
 
@@ -161,6 +213,11 @@ interface Generation {
   exited: boolean;
   exitCode: number | null;
   signal: NodeJS.Signals | null;
+  /** Why the host killed it (protocol violation, memory, unresponsive), if it did. */
+  fault: EnclaveError | undefined;
+  readonly relay: RelayHost;
+  /** Liveness pings waiting for their pong. */
+  readonly pings: Map<number, () => void>;
 }
 
 type ErrorFactory = () => EnclaveError;
@@ -173,6 +230,9 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
   config: EnclaveHostConfig,
 ): Promise<EnclaveHandle<E>> {
   const { services, logger, ocalls, maxPayloadBytes, callTimeoutMs, maxRestarts, loadTimeoutMs } = config;
+  const livenessTimeoutMs = config.livenessTimeoutMs ?? 2000;
+  const maxStreams = config.maxStreams ?? 64;
+  let nextPingId = 1;
   const restartPolicy = config.restart;
   const backoffMs = config.restartBackoffMs;
 
@@ -288,6 +348,10 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
 
   function onMessage(g: Generation, msg: unknown, onLoad: (outcome: Outcome) => void): void {
     if (!isMessage(msg)) return;
+    if (kindOf(msg.t) === FRAME_STREAM) {
+      g.relay.handle(msg);
+      return;
+    }
     switch (msg.t) {
       case 'result': {
         if (!isId(msg.id)) return;
@@ -323,10 +387,16 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
         return;
       }
       case 'log': {
-        const { level, message, fields } = msg;
-        if (!(LOG_LEVELS as readonly unknown[]).includes(level) || typeof message !== 'string') return;
-        const extra = isMessageFields(fields) ? fields : {};
-        log(level as LogLevel, { ...extra, enclave: true }, message.slice(0, MAX_LOG_MESSAGE_LENGTH));
+        const record = sanitizeLogRecord(msg);
+        if (record !== undefined) log(record.level, { ...record.fields, enclave: true }, record.message);
+        return;
+      }
+      case 'pong': {
+        const done = isId(msg.id) ? g.pings.get(msg.id) : undefined;
+        if (done !== undefined) {
+          g.pings.delete(msg.id as number);
+          done();
+        }
         return;
       }
       case 'ready': {
@@ -357,8 +427,25 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
     }
   }
 
-  function isMessageFields(v: unknown): v is Record<string, unknown> {
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  /** The host ends generation `g` for `error` (the first reason wins); its exit then fails the calls with it. */
+  function fault(g: Generation, error: EnclaveError): void {
+    if (g.exited || g.fault !== undefined) return;
+    g.fault = error;
+    log('error', { enclave: true, code: error.code }, `ending the enclave: ${error.message}`);
+    g.relay.closeAll();
+    g.transport.kill();
+  }
+
+  /** After a call timeout: ping; no pong within livenessTimeoutMs = spinning, end it. */
+  function probe(g: Generation, name: string): void {
+    if (g.exited || g.fault !== undefined || g.pings.size > 0) return;
+    const id = nextPingId++;
+    const timer = setTimeout(() => {
+      if (!g.pings.delete(id)) return;
+      fault(g, new EnclaveError('ENCLAVE_TIMEOUT', `the enclave stopped answering (ecall ${name} timed out after ${callTimeoutMs} ms, no answer to a ping within ${livenessTimeoutMs} ms)`));
+    }, livenessTimeoutMs);
+    g.pings.set(id, () => clearTimeout(timer));
+    sendTo(g, { t: 'ping', id });
   }
 
   /** Start and load one generation; resolves when 'ready'. */
@@ -375,6 +462,16 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
         exited: false,
         exitCode: null,
         signal: null,
+        fault: undefined,
+        pings: new Map(),
+        relay: createRelayHost({
+          send: (message) => sendTo(g, message),
+          reply: (id, outcome) => reply(g, id, outcome),
+          onViolation: (error) => fault(g, error),
+          ...(config.connect !== undefined ? { connect: config.connect } : {}),
+          maxStreams,
+          connectTimeoutMs: 10_000,
+        }),
       };
       gen = g;
       let settled = false;
@@ -382,6 +479,7 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
         if (settled) return;
         settled = true;
         rejectStart(new EnclaveError('TIMEOUT', `the enclave did not load within ${loadTimeoutMs} ms`));
+        g.fault ??= new EnclaveError('TIMEOUT', `the enclave did not load within ${loadTimeoutMs} ms`);
         transport.kill();
       }, loadTimeoutMs);
       const onLoad = (outcome: Outcome): void => {
@@ -406,11 +504,12 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
         }
       });
       transport.onExit((code, signal, error) => {
+        if (error !== undefined && g.fault === undefined) g.fault = error;
         if (!settled) {
           settled = true;
           clearTimeout(loadTimer);
           rejectStart(
-            error ?? new EnclaveError('ENCLAVE_CRASHED', `the enclave process exited while loading (code ${code}, signal ${signal})`),
+            g.fault ?? new EnclaveError('ENCLAVE_CRASHED', `the enclave process exited while loading (code ${code}, signal ${signal})`),
           );
         }
         if (error !== undefined) log('error', { enclave: true, err: toWireError(error) }, 'enclave process error');
@@ -433,12 +532,18 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
     g.exited = true;
     g.exitCode = code;
     g.signal = signal;
+    g.relay.closeAll();
+    for (const done of g.pings.values()) done();
+    g.pings.clear();
     const reason = state === 'terminated' ? 'terminated' : 'crashed';
-    const exit: EnclaveExit = { code, signal, reason };
+    const fault = g.fault;
+    const exit: EnclaveExit = fault !== undefined && reason === 'crashed' ? { code, signal, reason, error: fault.code } : { code, signal, reason };
     failAll(g, () =>
       reason === 'terminated'
         ? new EnclaveError('ENCLAVE_TERMINATED', 'the enclave was terminated')
-        : new EnclaveError('ENCLAVE_CRASHED', `the enclave process exited (code ${code}, signal ${signal})`),
+        : fault !== undefined
+          ? new EnclaveError(fault.code, fault.message)
+          : new EnclaveError('ENCLAVE_CRASHED', `the enclave process exited (code ${code}, signal ${signal})`),
     );
     for (const l of exitListeners) {
       try {
@@ -453,7 +558,7 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
       return;
     }
     state = 'crashed';
-    log('error', { enclave: true, code, signal }, 'enclave process crashed');
+    log('error', { enclave: true, code, signal, ...(fault !== undefined ? { error: fault.code } : {}) }, 'enclave process crashed');
     if (ready === undefined) return; // still in the initial load: the creation rejects
     if (restartPolicy !== 'on-crash') {
       finish(exit);
@@ -518,7 +623,9 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
       const call: PendingCall = { resolve: resolveCall, reject: rejectCall, timer: undefined };
       if (callTimeoutMs > 0) {
         call.timer = setTimeout(() => {
-          if (g.pending.delete(id)) rejectCall(new EnclaveError('TIMEOUT', `ecall ${name} did not finish within ${callTimeoutMs} ms`));
+          if (!g.pending.delete(id)) return;
+          rejectCall(new EnclaveError('ENCLAVE_TIMEOUT', `ecall ${name} did not finish within ${callTimeoutMs} ms`));
+          probe(g, name);
         }, callTimeoutMs);
       }
       g.pending.set(id, call);
@@ -546,7 +653,7 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
     if (callTimeoutMs <= 0) return waiting;
     return new Promise((res, rej) => {
       const timer = setTimeout(
-        () => rej(new EnclaveError('TIMEOUT', `ecall ${name} did not start within ${callTimeoutMs} ms (enclave restarting)`)),
+        () => rej(new EnclaveError('ENCLAVE_TIMEOUT', `ecall ${name} did not start within ${callTimeoutMs} ms (enclave restarting)`)),
         callTimeoutMs,
       );
       waiting.then(
@@ -619,6 +726,49 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
     await exited;
   }
 
+  function relay(socket: Socket): boolean {
+    const g = gen;
+    if (state !== 'running' || g === undefined || g.exited || g.names === undefined) {
+      socket.destroy();
+      return false;
+    }
+    return g.relay.accept(socket);
+  }
+
+  const listeners = new Set<Server>();
+  async function listen(options: { readonly host?: string; readonly port?: number } = {}): Promise<EnclaveListener> {
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port ?? 0;
+    if (state === 'terminated') throw new EnclaveError('ENCLAVE_TERMINATED', 'the enclave was terminated');
+    const server = createServer({ allowHalfOpen: true }, (socket) => {
+      relay(socket);
+    });
+    server.maxConnections = maxStreams;
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(port, host, () => {
+        server.removeListener('error', rej);
+        res();
+      });
+    });
+    listeners.add(server);
+    const address = server.address();
+    const bound = typeof address === 'object' && address !== null ? address.port : port;
+    return Object.freeze({
+      host,
+      port: bound,
+      close: () =>
+        new Promise<void>((res) => {
+          listeners.delete(server);
+          server.close(() => res());
+        }),
+    });
+  }
+  void exited.then(() => {
+    for (const server of listeners) server.close();
+    listeners.clear();
+  });
+
   const fixedSelf = config.self === undefined ? undefined : Object.freeze({ ...config.self });
   return Object.freeze({
     ecalls,
@@ -635,6 +785,9 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
     health: () => state,
     terminate,
     exited,
+    isolation: config.isolation,
+    relay,
+    listen,
     on(event: 'exit' | 'restart', listener: ((exit: EnclaveExit) => void) | ((restarts: number) => void)): void {
       if (event === 'exit') exitListeners.push(listener as (exit: EnclaveExit) => void);
       else if (event === 'restart') restartListeners.push(listener as (restarts: number) => void);

@@ -15,7 +15,7 @@
  * `name`, `entry` (the source entry, e.g. `src/enclave.ts`), `heapSizeMiB`, `debug`, `productId` (ISVPRODID),
  * `securityVersion` (ISVSVN), `files` (paths relative to the directory, measured page by page and the only files the
  * enclave may read), `env` (`NAME=value` entries: the enclave's whole environment, measured — nothing passes through
- * from the host), and the KSS fields `kss`, `configSvn`, `isvExtProdId`, `isvFamilyId`, `provisionKey`, `miscSelect`.
+ * from the host; names on the allowlist of env-policy.ts only: ENV_NOT_ALLOWED otherwise), and the KSS fields `kss`, `configSvn`, `isvExtProdId`, `isvFamilyId`, `provisionKey`, `miscSelect`.
  *
  * ## What is measured
  *
@@ -32,6 +32,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { SimError, normalizeManifest, type EnclaveManifest, type NormalizedManifest } from '@cloister/sgx-sim';
 import { EnclaveError } from '../errors.js';
+import { envRecord } from './env-policy.js';
 
 export const MANIFEST_FILE = 'enclave.json';
 /** The build output, relative to the enclave directory; also the measured manifest's `entry`. */
@@ -98,6 +99,8 @@ export function validateEnclaveJson(value: unknown, where = MANIFEST_FILE): Norm
     invalid(`${where}: entry is the SOURCE entry (e.g. src/enclave.ts), not the build output ${BUNDLE_PATH}`);
   }
   for (const f of manifest.files) checkRelative('files entry', f);
+  // The environment allowlist (env-policy.ts): refused here, i.e. at build, sign, measure and load time.
+  envRecord(manifest.env, `${where} env`);
   return manifest;
 }
 

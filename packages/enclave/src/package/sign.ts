@@ -23,6 +23,7 @@ import {
   type Sigstruct,
 } from '@cloister/sgx-sim';
 import { EnclaveError } from '../errors.js';
+import { envRecord } from './env-policy.js';
 import { BUNDLE_PATH, enclavePaths, readDeclaredFiles, readEnclaveProject, type EnclaveProject } from './manifest.js';
 
 export interface SignEnclaveDirOptions {
@@ -200,6 +201,6 @@ export function loadEnclaveDir(dir: string): LoadedEnclave {
     mrsigner: toHex(signature.mrSigner),
     bundlePath: paths.bundle,
     readablePaths: declared.map((f) => f.absolutePath),
-    env: Object.fromEntries(project.manifest.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+    env: envRecord(project.manifest.env, `${paths.manifest} env`),
   };
 }

@@ -1,54 +1,74 @@
 /**
- * The entry file of a sim-backend enclave PROCESS. The host (src/host/create-sim-enclave.ts) forks it under Node's
- * permission model with IPC `serialization: 'advanced'`; this file then:
+ * The entry file of a sim-backend enclave PROCESS. The host (src/host/create-sim-enclave.ts) starts it under Node's
+ * permission model (inside the sandbox of host/sandbox.ts) with a socketpair on fd 3; this file then:
+ *  0. before anything else, and before any enclave code exists in the process: locks `process.kill`,
+ *     `process._kill` and the credential setters (no signals to anything, not even itself), opens the framed
+ *     channel (stdio-channel.ts) on fd 3 and says `{ t: 'hello' }` (the host measures the memory baseline then);
  *  1. waits for `{ t: 'load', bundlePath, maxPayloadBytes }`, imports the bundle (one ESM file whose default export
- *     is an EnclaveDefinition, normally `export default defineEnclave(…)` with defineEnclave inlined by esbuild) and
- *     answers `{ t: 'ready', ecalls }` or `{ t: 'load-failed', error }`;
- *  2. serves `{ t: 'ecall', id, name, args }` with `{ t: 'result', id, ok, value | error }`, any number concurrently;
- *  3. gives each ecall a `ctx` (EnclaveContext) whose ocalls and platform services are requests to the host
- *     (`{ t: 'ocall' | 'svc', id, … }` answered by `{ t: 'reply', id, ok, value | error }`).
- * Steps 1–3 are serve.ts (shared with the Gramine runtime, gramine-main.ts); this file is the IPC transport and the
- * 'load' message. Errors cross as `{ code, message }` only (see protocol.ts). Every message is validated; unknown
- * ones are ignored. It imports only node: builtins and the files listed in RUNTIME_FILES of the host, which the
- * permission model lets it read.
+ *     is an EnclaveDefinition) and answers `{ t: 'ready', ecalls }` or `{ t: 'load-failed', error }`;
+ *  2. serves ecalls, ocalls, platform services, pings and relayed streams (serve.ts, shared with Gramine).
+ * The channel closing (the host is gone: EOF on fd 3) ends the process. Everything the enclave writes to fd 3 by
+ * other means is still bounded and checked by the host, which ends the enclave (ENCLAVE_PROTOCOL) on any bad frame.
+ * It imports only node: builtins and the files listed in RUNTIME_FILES of the host, which the permission model lets
+ * it read.
  */
 import { isAbsolute } from 'node:path';
-import { MAX_PATH_LENGTH, isMessage } from './protocol.js';
+import { Socket } from 'node:net';
+import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_PATH_LENGTH, frameLimits, isMessage } from './protocol.js';
 import { createEnclaveRuntime } from './serve.js';
+import { createStdioChannel } from './stdio-channel.js';
+
+/** The fd of the host channel (the 4th stdio entry of the host's spawn). */
+const CHANNEL_FD = 3;
 
 // The permission model is experimental in Node 20 and warns once; the host also passes --no-warnings.
 process.removeAllListeners('warning');
 
-const rawSend = process.send?.bind(process);
-if (rawSend === undefined) {
-  process.stderr.write('enclave-main: must be started by the host with child_process.fork (no IPC channel)\n');
-  process.exit(70);
+/** Replace `name` on `process` with a function that always throws ERR_ACCESS_DENIED, non-writable, non-configurable. */
+function lock(name: string): void {
+  const denied = function denied(): never {
+    const err = new Error(`process.${name} is not available inside an enclave`) as Error & { code: string };
+    err.code = 'ERR_ACCESS_DENIED';
+    throw err;
+  };
+  try {
+    Object.defineProperty(process, name, { value: denied, writable: false, configurable: false, enumerable: false });
+  } catch {
+    process.stderr.write(`enclave-main: cannot lock process.${name}\n`);
+    process.exit(70);
+  }
 }
+// No signals from enclave code, to anything: the sandbox (process group, PID namespace, uid) is the second line.
+for (const name of ['kill', '_kill', 'setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups', '_debugProcess', 'dlopen']) {
+  lock(name);
+}
+
+let maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
+const socket = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
+const channel = createStdioChannel(socket, socket, { maxFrameBytes: (kind) => frameLimits(maxPayloadBytes)(kind) });
 
 const runtime = createEnclaveRuntime({
   send(message) {
-    // A closed channel means the host is gone ('disconnect' below ends the process); nothing to report to.
-    if (process.connected) rawSend(message);
+    channel.send(message);
   },
 });
 let loading = false;
 
-function onMessage(msg: unknown): void {
+channel.onMessage((msg) => {
   if (runtime.handle(msg) || !isMessage(msg) || msg.t !== 'load') return;
   const { bundlePath, maxPayloadBytes: max } = msg;
   if (loading || typeof bundlePath !== 'string' || bundlePath.length > MAX_PATH_LENGTH || !isAbsolute(bundlePath)) return;
-  if (max !== undefined && !(typeof max === 'number' && Number.isSafeInteger(max) && max >= 1024)) return;
+  if (max !== undefined && !(typeof max === 'number' && Number.isSafeInteger(max) && max >= 1024 && max <= 0xffffffff - 65536)) return;
   loading = true;
-  if (typeof max === 'number') runtime.maxPayloadBytes = max;
-  void runtime.load(bundlePath);
-}
-
-process.on('message', (msg: unknown) => {
-  try {
-    onMessage(msg);
-  } catch {
-    // A malformed message never takes the runtime down.
+  if (typeof max === 'number') {
+    maxPayloadBytes = max;
+    runtime.maxPayloadBytes = max;
   }
+  void runtime.load(bundlePath);
 });
-// The host went away: an enclave has no life of its own.
-process.on('disconnect', () => process.exit(0));
+// The host went away (EOF on fd 3) or spoke garbage: an enclave has no life of its own.
+channel.onClose((error) => {
+  if (error !== undefined) process.stderr.write(`enclave-main: channel closed: ${error.message}\n`);
+  process.exit(error === undefined ? 0 : 71);
+});
+channel.send({ t: 'hello' });

@@ -28,7 +28,7 @@ import { posix, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GramineAttestation } from '../gramine/attestation-fs.js';
 import type { EnclaveServices } from '../types.js';
-import { isMessage, toWireError } from './protocol.js';
+import { frameLimits, isMessage, toWireError } from './protocol.js';
 import { createEnclaveRuntime } from './serve.js';
 import { DEFAULT_MAX_FRAME_BYTES, createStdioChannel, type ChannelWritable } from './stdio-channel.js';
 
@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   };
 
   const services = await loadServices();
-  const channel = createStdioChannel(process.stdin, out, { maxFrameBytes: DEFAULT_MAX_FRAME_BYTES });
+  let maxPayloadBytes = DEFAULT_MAX_FRAME_BYTES - ENVELOPE_BYTES;
+  const channel = createStdioChannel(process.stdin, out, { maxFrameBytes: (kind) => frameLimits(maxPayloadBytes)(kind) });
   const runtime = createEnclaveRuntime({
     send: (message) => {
       channel.send(message);
@@ -99,7 +100,10 @@ async function main(): Promise<void> {
     const max = msg.maxPayloadBytes;
     if (max !== undefined && !(typeof max === 'number' && Number.isSafeInteger(max) && max >= 1024)) return;
     loading = true;
-    if (typeof max === 'number') runtime.maxPayloadBytes = Math.min(max, DEFAULT_MAX_FRAME_BYTES - ENVELOPE_BYTES);
+    if (typeof max === 'number') {
+      maxPayloadBytes = Math.min(max, DEFAULT_MAX_FRAME_BYTES - ENVELOPE_BYTES);
+      runtime.maxPayloadBytes = maxPayloadBytes;
+    }
     void runtime.load(bundlePath);
   });
   channel.onClose((error) => {

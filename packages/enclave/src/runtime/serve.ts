@@ -8,16 +8,23 @@
  *   requests with the host's `{ t: 'reply' }`; it returns false for any other message (the entry's own, e.g. 'load');
  * - each ecall's `ctx` sends ocalls to the host; platform services go to the host as `{ t: 'svc' }` requests (sim),
  *   or, when `services` is given (Gramine: GramineAttestation over /dev/attestation), are served in process.
+ * - `{ t: 'ping', id }` is answered `{ t: 'pong', id }` (the host's liveness probe after a call timeout);
+ * - relayed streams (relay-streams.ts): `ctx.connect(host, port)` and the definition's `onConnection`.
  * Errors cross as `{ code, message }` only. Imports only files the sim's permission model lets the process read
  * (RUNTIME_FILES in host/create-sim-enclave.ts).
  */
+import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { EnclaveError } from '../errors.js';
 import { assertEnclaveDefinition, isValidCallName } from '../define.js';
 import type { EcallHandler, EnclaveContext, EnclaveLogger, EnclaveSelf, EnclaveServices, SealOptions } from '../types.js';
+import { createRelayStreams, type RelayConnectionInfo } from './relay-streams.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
+  FRAME_STREAM,
+  MAX_LOG_FIELDS_BYTES,
   MAX_LOG_MESSAGE_LENGTH,
+  kindOf,
   checkPayload,
   fromWireError,
   isId,
@@ -112,7 +119,7 @@ export function createEnclaveRuntime(options: EnclaveRuntimeOptions): EnclaveRun
     const msg = text.length > MAX_LOG_MESSAGE_LENGTH ? `${text.slice(0, MAX_LOG_MESSAGE_LENGTH - 1)}…` : text;
     const safeFields = typeof fields === 'object' && fields !== null && !Array.isArray(fields) ? fields : {};
     try {
-      checkPayload(safeFields, Math.min(runtime.maxPayloadBytes, 64 * 1024), 'log fields');
+      checkPayload(safeFields, MAX_LOG_FIELDS_BYTES, 'log fields');
       send({ t: 'log', level, message: msg, fields: safeFields });
     } catch {
       try {
@@ -129,7 +136,15 @@ export function createEnclaveRuntime(options: EnclaveRuntimeOptions): EnclaveRun
     error: (message: string, fields?: Record<string, unknown>) => log('error', message, fields),
   });
 
+  const relay = createRelayStreams({
+    send: (message) => send(message),
+    request: (message) => request(message, undefined, 'connect'),
+  });
+
   const ctx: EnclaveContext = Object.freeze({
+    connect(host: string, port: number): Promise<Duplex> {
+      return relay.connect(host, port);
+    },
     ocall<T = unknown>(name: string, args?: unknown): Promise<T> {
       if (!isValidCallName(name)) {
         return Promise.reject(new EnclaveError('INVALID_ARGUMENT', 'invalid ocall name'));
@@ -171,6 +186,15 @@ export function createEnclaveRuntime(options: EnclaveRuntimeOptions): EnclaveRun
       }
       assertEnclaveDefinition(def);
       ecalls = def.ecalls;
+      const onConnection = def.onConnection;
+      if (onConnection !== undefined) {
+        relay.setConnectionHandler((stream: Duplex, info: RelayConnectionInfo) => {
+          const r = onConnection(stream, info, ctx) as unknown;
+          if (typeof r === 'object' && r !== null && typeof (r as { then?: unknown }).then === 'function') {
+            (r as Promise<unknown>).then(undefined, (err: unknown) => stream.destroy(err instanceof Error ? err : new Error(String(err))));
+          }
+        });
+      }
       names = Object.keys(def.ecalls);
     } catch (err) {
       send({ t: 'load-failed', error: toWireError(err, 'INVALID_MANIFEST') });
@@ -222,7 +246,11 @@ export function createEnclaveRuntime(options: EnclaveRuntimeOptions): EnclaveRun
   function handle(msg: unknown): boolean {
     if (!isMessage(msg)) return false;
     try {
+      if (kindOf(msg.t) === FRAME_STREAM) return relay.handle(msg);
       switch (msg.t) {
+        case 'ping':
+          if (isId(msg.id)) send({ t: 'pong', id: msg.id });
+          return true;
         case 'ecall':
           if (isId(msg.id)) ecall(msg.id, msg.name, msg.args);
           return true;
