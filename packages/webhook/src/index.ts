@@ -50,3 +50,4 @@ export { createCa, issueServing, serviceDnsNames, type ServingCertificate } from
 export { NODE_RESOURCES, type NodeResources, type ContainerResources } from './install/node.js';
 export { GENERATED_HEADER, groupsToYaml, listing, objectsToJson, objectsToYaml, refOf, writeGroups, type ObjectRef } from './install/output.js';
 export { WEBHOOK, WEBHOOK_TIMEOUT_SECONDS } from './install/webhook.js';
+export { DEPLOY_VARIANTS, renderDeploy, type DeployVariant } from './install/deploy.js';

@@ -169,7 +169,7 @@ export interface NodeResources {
 
 /**
  * CPU/memory of the node containers (measured by bench/device-plugin and bench/quote-helper: the agent idles near
- * 62 MB RSS). Kept in one place so an adjustment is one edit here and `npm run render-deploy`.
+ * 62 MB RSS). Kept in one place so an adjustment is one edit here and `node scripts/render-deploy.mjs`.
  */
 export const NODE_RESOURCES: NodeResources = {
   nodeAgent: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
