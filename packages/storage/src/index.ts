@@ -1,2 +1,12 @@
-/** @cloister/storage: Cloister's storage layer: embedded PGlite by default, PostgreSQL when replicated, one set of SQL migrations. */
-export {};
+/**
+ * @cloister/storage: the one storage layer of Cloister's services — embedded PGlite by default (`--data DIR`),
+ * PostgreSQL when replicated (`--database-url`), the same SQL migrations for both. Write portable SQL: `text`,
+ * `integer`, `bytea`, `jsonb`, `timestamptz`, `bigserial` (cast bigint results to text where a driver difference
+ * matters: pg returns int8 as a string).
+ */
+export { StorageError, classify, type StorageErrorCode } from './errors.js';
+export type { Storage, Queryable, QueryResult, SqlValue, Migration, MigrationSet } from './types.js';
+export { migrate, splitStatements } from './migrate.js';
+export { openPglite } from './pglite.js';
+export { openPostgres, type PostgresOptions } from './postgres.js';
+export { openStorage, describeStorage, type StorageConfig } from './open.js';

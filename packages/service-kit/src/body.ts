@@ -1,0 +1,69 @@
+/**
+ * Bounded request bodies. The declared Content-Length is checked before anything is read, and the stream is cut off
+ * at the limit whatever the header says (chunked bodies have none), so a body never costs more than `limit` bytes.
+ */
+import type { Context } from 'hono';
+import { ServiceError } from './errors.js';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export async function readBody(c: Context, limit: number = DEFAULT_BODY_LIMIT): Promise<Uint8Array> {
+  const declared = c.req.header('content-length');
+  if (declared !== undefined) {
+    const n = Number(declared);
+    if (!Number.isSafeInteger(n) || n < 0) throw new ServiceError('BAD_REQUEST', 400, 'invalid Content-Length');
+    if (n > limit) throw tooLarge(limit);
+  }
+  const stream = c.req.raw.body;
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const ch of chunks) {
+    out.set(ch, off);
+    off += ch.byteLength;
+  }
+  return out;
+}
+
+function tooLarge(limit: number): ServiceError {
+  return new ServiceError('BODY_TOO_LARGE', 413, `request body is larger than ${limit} bytes`, { limit });
+}
+
+/** Reads a JSON body within `limit` bytes; anything but valid JSON is a 400 `INVALID_JSON`. */
+export async function readJson(c: Context, limit: number = DEFAULT_BODY_LIMIT): Promise<unknown> {
+  const bytes = await readBody(c, limit);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ServiceError('INVALID_JSON', 400, 'request body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ServiceError('INVALID_JSON', 400, 'request body is not valid JSON');
+  }
+}
+
+/** Reads a UTF-8 text body within `limit` bytes. */
+export async function readText(c: Context, limit: number = DEFAULT_BODY_LIMIT): Promise<string> {
+  const bytes = await readBody(c, limit);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ServiceError('BAD_REQUEST', 400, 'request body is not valid UTF-8');
+  }
+}
