@@ -8,8 +8,18 @@
  * tcbStatus rule unless the caller states that it verified provenance only (`tcbNotEvaluated`).
  */
 import { PolicyError } from './errors.js';
-import { parsePolicy } from './schema.js';
-import type { EnclavePolicy, Policy, PolicyDecision, PolicyEvidence, PolicyOptIn, PolicyRule, RuleCheck } from './types.js';
+import { parseEvidenceRules, parsePolicy } from './schema.js';
+import type {
+  EnclavePolicy,
+  EvidenceRules,
+  EvidenceRulesInput,
+  Policy,
+  PolicyDecision,
+  PolicyEvidence,
+  PolicyOptIn,
+  PolicyRule,
+  RuleCheck,
+} from './types.js';
 
 const ANY = 'any';
 
@@ -29,6 +39,54 @@ function check(rule: PolicyRule, pass: boolean, expected: string, actual: string
   return Object.freeze({ rule, outcome: pass ? 'pass' : 'fail', expected, actual });
 }
 
+function simulatedAndDebug(p: EvidenceRules, evidence: PolicyEvidence, checks: RuleCheck[], optIns: PolicyOptIn[]): void {
+  const simulated = evidence.simulated !== false;
+  checks.push(check('simulated', !simulated || p.allowSimulated, p.allowSimulated ? 'any (allowSimulated)' : 'false', String(simulated)));
+  if (p.allowSimulated) optIns.push({ option: 'allowSimulated', value: 'true', used: simulated });
+
+  const debug = evidence.claims['debug'];
+  const isDebug = debug !== false;
+  checks.push(check('debug', !isDebug || p.allowDebug, p.allowDebug ? 'any (allowDebug)' : 'false', shown(debug)));
+  if (p.allowDebug) optIns.push({ option: 'allowDebug', value: 'true', used: isDebug });
+}
+
+function tcb(p: EvidenceRules, evidence: PolicyEvidence, checks: RuleCheck[], optIns: PolicyOptIn[]): void {
+  const nonDefaultStatuses = p.acceptedTcbStatuses.filter((s) => s !== 'UpToDate');
+  const advisories = (evidence.advisoryIds ?? []).map((a) => a.toUpperCase());
+  if (evidence.status === undefined && evidence.tcbNotEvaluated === true) {
+    checks.push(Object.freeze({ rule: 'tcbStatus', outcome: 'skip', expected: p.acceptedTcbStatuses.join(' | '), actual: 'not evaluated (no collateral)' }));
+    checks.push(Object.freeze({ rule: 'advisories', outcome: 'skip', expected: p.acceptedAdvisories.join(' | ') || 'none', actual: 'not evaluated (no collateral)' }));
+    optIns.push({ option: 'tcbNotEvaluated', value: 'true', used: true });
+  } else {
+    const status = evidence.status;
+    checks.push(check('tcbStatus', status !== undefined && p.acceptedTcbStatuses.includes(status), p.acceptedTcbStatuses.join(' | '), shown(status)));
+    const refused = status === 'UpToDate' ? [] : advisories.filter((a) => !p.acceptedAdvisories.includes(a));
+    checks.push(
+      check('advisories', refused.length === 0, p.acceptedAdvisories.join(' | ') || 'none', refused.length > 0 ? refused.join(', ') : advisories.join(', ') || 'none'),
+    );
+  }
+  if (nonDefaultStatuses.length > 0) {
+    optIns.push({ option: 'acceptedTcbStatuses', value: nonDefaultStatuses.join(','), used: evidence.status !== undefined && nonDefaultStatuses.includes(evidence.status) });
+  }
+  if (p.acceptedAdvisories.length > 0) {
+    optIns.push({
+      option: 'acceptedAdvisories',
+      value: p.acceptedAdvisories.join(','),
+      used: evidence.status !== undefined && evidence.status !== 'UpToDate' && advisories.some((a) => p.acceptedAdvisories.includes(a)),
+    });
+  }
+}
+
+function decision(checks: RuleCheck[], optIns: PolicyOptIn[]): PolicyDecision {
+  const failures = checks.filter((k) => k.outcome === 'fail');
+  return Object.freeze({
+    ok: failures.length === 0,
+    checks: Object.freeze(checks),
+    failures: Object.freeze(failures),
+    optIns: Object.freeze(optIns.map((o) => Object.freeze(o))),
+  });
+}
+
 /** Check every rule of `policy` against `evidence`; never throws for evidence (POLICY_INVALID for a bad policy). */
 export function decidePolicy(policy: Policy | EnclavePolicy, evidence: PolicyEvidence): PolicyDecision {
   const p = parsePolicy(policy);
@@ -37,15 +95,7 @@ export function decidePolicy(policy: Policy | EnclavePolicy, evidence: PolicyEvi
   const optIns: PolicyOptIn[] = [];
 
   checks.push(check('teeType', evidence.teeType === 'SGX', 'SGX', shown(evidence.teeType)));
-
-  const simulated = evidence.simulated !== false;
-  checks.push(check('simulated', !simulated || p.allowSimulated, p.allowSimulated ? 'any (allowSimulated)' : 'false', String(simulated)));
-  if (p.allowSimulated) optIns.push({ option: 'allowSimulated', value: 'true', used: simulated });
-
-  const debug = c['debug'];
-  const isDebug = debug !== false;
-  checks.push(check('debug', !isDebug || p.allowDebug, p.allowDebug ? 'any (allowDebug)' : 'false', shown(debug)));
-  if (p.allowDebug) optIns.push({ option: 'allowDebug', value: 'true', used: isDebug });
+  simulatedAndDebug(p, evidence, checks, optIns);
 
   const mrenclave = str(c, 'mrenclave');
   checks.push(
@@ -71,30 +121,7 @@ export function decidePolicy(policy: Policy | EnclavePolicy, evidence: PolicyEvi
   const isvSvn = num(c, 'isvSvn');
   checks.push(check('isvSvn', isvSvn !== undefined && isvSvn >= p.minIsvSvn, `>= ${p.minIsvSvn}`, shown(isvSvn)));
 
-  const nonDefaultStatuses = p.acceptedTcbStatuses.filter((s) => s !== 'UpToDate');
-  const advisories = (evidence.advisoryIds ?? []).map((a) => a.toUpperCase());
-  if (evidence.status === undefined && evidence.tcbNotEvaluated === true) {
-    checks.push(Object.freeze({ rule: 'tcbStatus', outcome: 'skip', expected: p.acceptedTcbStatuses.join(' | '), actual: 'not evaluated (no collateral)' }));
-    checks.push(Object.freeze({ rule: 'advisories', outcome: 'skip', expected: p.acceptedAdvisories.join(' | ') || 'none', actual: 'not evaluated (no collateral)' }));
-    optIns.push({ option: 'tcbNotEvaluated', value: 'true', used: true });
-  } else {
-    const status = evidence.status;
-    checks.push(check('tcbStatus', status !== undefined && p.acceptedTcbStatuses.includes(status), p.acceptedTcbStatuses.join(' | '), shown(status)));
-    const refused = status === 'UpToDate' ? [] : advisories.filter((a) => !p.acceptedAdvisories.includes(a));
-    checks.push(
-      check('advisories', refused.length === 0, p.acceptedAdvisories.join(' | ') || 'none', refused.length > 0 ? refused.join(', ') : advisories.join(', ') || 'none'),
-    );
-  }
-  if (nonDefaultStatuses.length > 0) {
-    optIns.push({ option: 'acceptedTcbStatuses', value: nonDefaultStatuses.join(','), used: evidence.status !== undefined && nonDefaultStatuses.includes(evidence.status) });
-  }
-  if (p.acceptedAdvisories.length > 0) {
-    optIns.push({
-      option: 'acceptedAdvisories',
-      value: p.acceptedAdvisories.join(','),
-      used: evidence.status !== undefined && evidence.status !== 'UpToDate' && advisories.some((a) => p.acceptedAdvisories.includes(a)),
-    });
-  }
+  tcb(p, evidence, checks, optIns);
 
   const reportData = str(c, 'reportData');
   if (p.reportData === undefined) checks.push(check('reportData', true, ANY, shown(reportData)));
@@ -102,9 +129,28 @@ export function decidePolicy(policy: Policy | EnclavePolicy, evidence: PolicyEvi
     const prefix = reportData?.slice(0, p.reportData.length);
     checks.push(check('reportData', prefix === p.reportData, `${p.reportData}${p.reportData.length < 128 ? '…' : ''}`, shown(prefix)));
   }
+  return decision(checks, optIns);
+}
 
-  const failures = checks.filter((k) => k.outcome === 'fail');
-  return Object.freeze({ ok: failures.length === 0, checks: Object.freeze(checks), failures: Object.freeze(failures), optIns: Object.freeze(optIns.map((o) => Object.freeze(o))) });
+/**
+ * The evidence rules alone — simulated, debug, tcbStatus, advisories, in that order — for services whose own policy
+ * language names the enclave (an MAA policy, an AKV release policy): the same checks, defaults and opt-ins as an
+ * enclave policy, for SGX or TDX evidence. Never throws for evidence (POLICY_INVALID for malformed rules).
+ */
+export function decideEvidenceRules(rules: EvidenceRules | EvidenceRulesInput, evidence: PolicyEvidence): PolicyDecision {
+  const p = parseEvidenceRules(rules);
+  const checks: RuleCheck[] = [];
+  const optIns: PolicyOptIn[] = [];
+  simulatedAndDebug(p, evidence, checks, optIns);
+  tcb(p, evidence, checks, optIns);
+  return decision(checks, optIns);
+}
+
+/** decideEvidenceRules that throws PolicyError POLICY_MISMATCH (`rule`) on the first failed rule. */
+export function evaluateEvidenceRules(rules: EvidenceRules | EvidenceRulesInput, evidence: PolicyEvidence): PolicyDecision {
+  const d = decideEvidenceRules(rules, evidence);
+  if (!d.ok) throw mismatchError(d);
+  return d;
 }
 
 const EXPLAIN: Record<PolicyRule, (k: RuleCheck) => string> = {

@@ -7,19 +7,23 @@
 export { POLICY_ERROR_CODES, PolicyError, type PolicyErrorCode, type PolicyErrorDetails } from './errors.js';
 export {
   DEFAULT_ACCEPTED_TCB_STATUSES,
+  EVIDENCE_RULE_KEYS,
   MAX_LIST_ENTRIES,
   MAX_POLICY_JSON,
   POLICY_KEYS,
+  parseEvidenceRules,
   parsePolicy,
   parsePolicyJson,
   policyToJson,
 } from './schema.js';
-export { decidePolicy, evaluatePolicy, mismatchError } from './evaluate.js';
+export { decideEvidenceRules, decidePolicy, evaluateEvidenceRules, evaluatePolicy, mismatchError } from './evaluate.js';
 export { IDENTITY_FIELDS, enclaveIdentity, type IdentityField } from './vocabulary.js';
 export {
   POLICY_RULES,
   type EnclaveIdentity,
   type EnclavePolicy,
+  type EvidenceRules,
+  type EvidenceRulesInput,
   type MrenclavePolicy,
   type MrsignerPolicy,
   type Policy,

@@ -7,7 +7,7 @@
  */
 import { TCB_STATUSES } from '@cloister/dcap';
 import { PolicyError } from './errors.js';
-import type { EnclavePolicy, Policy } from './types.js';
+import type { EnclavePolicy, EvidenceRules, Policy } from './types.js';
 
 /** The keys a policy may have; anything else is refused. */
 export const POLICY_KEYS = [
@@ -22,6 +22,9 @@ export const POLICY_KEYS = [
   'reportData',
 ] as const;
 
+/** The keys of the evidence rules alone (parseEvidenceRules): what services reuse beside their own claim rules. */
+export const EVIDENCE_RULE_KEYS = ['allowDebug', 'acceptedTcbStatuses', 'acceptedAdvisories', 'allowSimulated'] as const;
+
 export const DEFAULT_ACCEPTED_TCB_STATUSES: readonly string[] = Object.freeze(['UpToDate']);
 
 /** Longest policy JSON text parsePolicyJson reads. */
@@ -30,12 +33,14 @@ export const MAX_POLICY_JSON = 64 * 1024;
 export const MAX_LIST_ENTRIES = 256;
 
 const KEYS: ReadonlySet<string> = new Set(POLICY_KEYS);
+const EVIDENCE_KEYS: ReadonlySet<string> = new Set(EVIDENCE_RULE_KEYS);
 const STATUSES: ReadonlySet<string> = new Set(TCB_STATUSES);
 const HEX = /^(?:0x)?((?:[0-9a-fA-F]{2})+)$/;
 /** Intel advisory IDs look like INTEL-SA-00334 or INTEL-DOC-00001. */
 const ADVISORY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-const parsed = new WeakSet<object>();
+const parsedPolicies = new WeakSet<object>();
+const parsedRules = new WeakSet<object>();
 
 function invalid(key: string, message: string): never {
   throw new PolicyError('POLICY_INVALID', `invalid policy: ${key === '$' ? '' : `${key}: `}${message}`, { key });
@@ -87,14 +92,57 @@ function reportDataOf(value: unknown): string {
   return hex.toLowerCase();
 }
 
+function objectWithKeys(input: unknown, keys: ReadonlySet<string>, what: string): Record<string, unknown> {
+  if (!isPlainObject(input)) invalid('$', `${what} is a JSON object`);
+  for (const key of Object.keys(input)) {
+    if (!keys.has(key)) invalid(key, `unknown key (${what} has: ${[...keys].join(', ')})`);
+  }
+  return input;
+}
+
+/** The evidence rules of an object whose keys were checked (defaults: fail closed). */
+function evidenceRulesOf(p: Record<string, unknown>): EvidenceRules {
+  const present = (k: string): boolean => p[k] !== undefined;
+  const allowDebug = present('allowDebug') ? bool(p['allowDebug'], 'allowDebug') : false;
+  const allowSimulated = present('allowSimulated') ? bool(p['allowSimulated'], 'allowSimulated') : false;
+  let acceptedTcbStatuses = DEFAULT_ACCEPTED_TCB_STATUSES;
+  if (present('acceptedTcbStatuses')) {
+    acceptedTcbStatuses = list(p['acceptedTcbStatuses'], 'acceptedTcbStatuses').map((s, i) => {
+      if (typeof s !== 'string' || !STATUSES.has(s)) invalid(`acceptedTcbStatuses[${i}]`, `must be one of ${TCB_STATUSES.join(', ')}`);
+      return s;
+    });
+  }
+  let acceptedAdvisories: readonly string[] = [];
+  if (present('acceptedAdvisories')) {
+    acceptedAdvisories = list(p['acceptedAdvisories'], 'acceptedAdvisories').map((a, i) => {
+      if (typeof a !== 'string' || !ADVISORY.test(a)) invalid(`acceptedAdvisories[${i}]`, 'must be an advisory ID such as INTEL-SA-00334');
+      return a.toUpperCase();
+    });
+  }
+  return {
+    allowDebug,
+    acceptedTcbStatuses: Object.freeze([...new Set(acceptedTcbStatuses)]),
+    acceptedAdvisories: Object.freeze([...new Set(acceptedAdvisories)]),
+    allowSimulated,
+  };
+}
+
+/**
+ * Validate the evidence rules alone — `allowDebug`, `acceptedTcbStatuses`, `acceptedAdvisories`, `allowSimulated`,
+ * nothing else — for a service that applies its own claim rules (an MAA or AKV release policy) and reuses these with
+ * decideEvidenceRules. PolicyError POLICY_INVALID (with `key`) as for parsePolicy.
+ */
+export function parseEvidenceRules(input: unknown): EvidenceRules {
+  if (typeof input === 'object' && input !== null && parsedRules.has(input)) return input as EvidenceRules;
+  const rules: EvidenceRules = Object.freeze(evidenceRulesOf(objectWithKeys(input, EVIDENCE_KEYS, 'evidence rules')));
+  parsedRules.add(rules);
+  return rules;
+}
+
 /** Validate `input` as an enclave policy. Throws PolicyError POLICY_INVALID (with `key`) when it is not one. */
 export function parsePolicy(input: unknown): Policy {
-  if (typeof input === 'object' && input !== null && parsed.has(input)) return input as Policy;
-  if (!isPlainObject(input)) invalid('$', 'a policy is a JSON object');
-  for (const key of Object.keys(input)) {
-    if (!KEYS.has(key)) invalid(key, `unknown key (a policy has: ${POLICY_KEYS.join(', ')})`);
-  }
-  const p = input as Record<string, unknown>;
+  if (typeof input === 'object' && input !== null && parsedPolicies.has(input)) return input as Policy;
+  const p = objectWithKeys(input, KEYS, 'a policy');
   const present = (k: string): boolean => p[k] !== undefined;
 
   if (!present('mrenclave') && !present('mrsigner')) {
@@ -111,23 +159,7 @@ export function parsePolicy(input: unknown): Policy {
     invalid('isvProdId', 'mrsigner needs isvProdId (one signer signs many products) unless mrenclave is pinned too');
   }
   const minIsvSvn = present('minIsvSvn') ? u16(p['minIsvSvn'], 'minIsvSvn') : 0;
-  const allowDebug = present('allowDebug') ? bool(p['allowDebug'], 'allowDebug') : false;
-  const allowSimulated = present('allowSimulated') ? bool(p['allowSimulated'], 'allowSimulated') : false;
-
-  let acceptedTcbStatuses = DEFAULT_ACCEPTED_TCB_STATUSES;
-  if (present('acceptedTcbStatuses')) {
-    acceptedTcbStatuses = list(p['acceptedTcbStatuses'], 'acceptedTcbStatuses').map((s, i) => {
-      if (typeof s !== 'string' || !STATUSES.has(s)) invalid(`acceptedTcbStatuses[${i}]`, `must be one of ${TCB_STATUSES.join(', ')}`);
-      return s;
-    });
-  }
-  let acceptedAdvisories: readonly string[] = [];
-  if (present('acceptedAdvisories')) {
-    acceptedAdvisories = list(p['acceptedAdvisories'], 'acceptedAdvisories').map((a, i) => {
-      if (typeof a !== 'string' || !ADVISORY.test(a)) invalid(`acceptedAdvisories[${i}]`, 'must be an advisory ID such as INTEL-SA-00334');
-      return a.toUpperCase();
-    });
-  }
+  const rules = evidenceRulesOf(p);
   const reportData = present('reportData') ? reportDataOf(p['reportData']) : undefined;
 
   const policy: Policy = Object.freeze({
@@ -135,13 +167,10 @@ export function parsePolicy(input: unknown): Policy {
     mrsigner,
     isvProdId,
     minIsvSvn,
-    allowDebug,
-    acceptedTcbStatuses: Object.freeze([...new Set(acceptedTcbStatuses)]),
-    acceptedAdvisories: Object.freeze([...new Set(acceptedAdvisories)]),
-    allowSimulated,
+    ...rules,
     reportData,
   });
-  parsed.add(policy);
+  parsedPolicies.add(policy);
   return policy;
 }
 

@@ -39,18 +39,25 @@ export interface MrsignerPolicy extends PolicyCommon {
 /** An enclave policy as written (a JSON object, or built in code). Validate it with parsePolicy. */
 export type EnclavePolicy = MrenclavePolicy | MrsignerPolicy;
 
-/** A validated, normalized, frozen policy (hex lower-case without 0x, defaults filled in). */
-export interface Policy {
-  /** Accepted MRENCLAVEs; undefined: any. */
-  readonly mrenclave: readonly string[] | undefined;
-  readonly mrsigner: string | undefined;
-  readonly isvProdId: number | undefined;
-  readonly minIsvSvn: number;
+/** The evidence rules as written: the PolicyCommon keys that do not name the enclave. */
+export type EvidenceRulesInput = Pick<PolicyCommon, 'allowDebug' | 'acceptedTcbStatuses' | 'acceptedAdvisories' | 'allowSimulated'>;
+
+/** Validated evidence rules (defaults filled in): debug, simulated, TCB status and advisories. */
+export interface EvidenceRules {
   readonly allowDebug: boolean;
   readonly acceptedTcbStatuses: readonly string[];
   /** Upper-case. */
   readonly acceptedAdvisories: readonly string[];
   readonly allowSimulated: boolean;
+}
+
+/** A validated, normalized, frozen policy (hex lower-case without 0x, defaults filled in). */
+export interface Policy extends EvidenceRules {
+  /** Accepted MRENCLAVEs; undefined: any. */
+  readonly mrenclave: readonly string[] | undefined;
+  readonly mrsigner: string | undefined;
+  readonly isvProdId: number | undefined;
+  readonly minIsvSvn: number;
   /** Hex prefix REPORTDATA must start with; undefined: any. */
   readonly reportData: string | undefined;
 }

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { POLICY_RULES, PolicyError, decidePolicy, evaluatePolicy, parsePolicy, parsePolicyJson, policyToJson, type Policy, type PolicyEvidence } from '../src/index.js';
+import { POLICY_RULES, PolicyError, decidePolicy, parseEvidenceRules, evaluatePolicy, parsePolicy, parsePolicyJson, policyToJson, type Policy, type PolicyEvidence } from '../src/index.js';
 
 const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
 const value = fc.oneof(
@@ -54,6 +54,16 @@ function parseOrInvalid(input: unknown): Policy | undefined {
 
 test('random JSON → a policy or POLICY_INVALID, nothing else', () => {
   fc.assert(fc.property(fc.jsonValue({ maxDepth: 3 }), (v) => void parseOrInvalid(v)), { numRuns: 400 });
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 3 }), (v) => {
+      try {
+        parseEvidenceRules(v);
+      } catch (e) {
+        assert.ok(PolicyError.is(e) && e.code === 'POLICY_INVALID' && typeof e.key === 'string', String(e));
+      }
+    }),
+    { numRuns: 200 },
+  );
   fc.assert(
     fc.property(fc.string({ maxLength: 60 }), (s) => {
       try {

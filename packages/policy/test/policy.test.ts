@@ -10,7 +10,10 @@ import { verifyQuote, type VerificationResult } from '@cloister/dcap';
 import { loadDcapCases } from '@cloister/testkit';
 import {
   PolicyError,
+  decideEvidenceRules,
   decidePolicy,
+  evaluateEvidenceRules,
+  parseEvidenceRules,
   enclaveIdentity,
   evaluatePolicy,
   parsePolicy,
@@ -205,4 +208,20 @@ test('enclaveIdentity: the one vocabulary from dcap claims; TDX claims are refus
     reportData: `${HELLO}${'00'.repeat(64 - 13)}`,
   });
   assert.throws(() => enclaveIdentity({ mrtd: 'ab', debug: false }), (e) => PolicyError.is(e) && e.code === 'POLICY_INVALID' && e.key === 'claims.mrenclave');
+});
+
+test('evidence rules alone (for services with their own claim rules): the same checks, strict keys, no identity', async () => {
+  const r = await realEvidence();
+  assert.throws(() => parseEvidenceRules({ mrenclave: MRENCLAVE }), (e) => PolicyError.is(e) && e.code === 'POLICY_INVALID' && e.key === 'mrenclave');
+  assert.throws(() => parseEvidenceRules({ allowdebug: true }), (e) => PolicyError.is(e) && e.key === 'allowdebug');
+  assert.deepEqual(parseEvidenceRules({}), { allowDebug: false, acceptedTcbStatuses: ['UpToDate'], acceptedAdvisories: [], allowSimulated: false });
+  const d = decideEvidenceRules({}, r);
+  assert.deepEqual(d.checks.map((k) => k.rule), ['simulated', 'debug', 'tcbStatus', 'advisories']);
+  assert.deepEqual(d.failures.map((k) => k.rule), ['tcbStatus', 'advisories']);
+  assert.throws(() => evaluateEvidenceRules({}, r), (e) => PolicyError.is(e) && e.code === 'POLICY_MISMATCH' && e.rule === 'tcbStatus');
+  assert.equal(evaluateEvidenceRules(STATUS_OK, r).ok, true);
+  // TDX evidence: the evidence rules apply (no teeType rule); the debug claim is TDATTRIBUTES.DEBUG.
+  const tdx = { teeType: 'TDX', simulated: false, status: 'UpToDate', advisoryIds: [], claims: { mrtd: 'ab', debug: true } };
+  assert.equal(decideEvidenceRules({}, tdx).failures[0]?.rule, 'debug');
+  assert.equal(decideEvidenceRules({ allowDebug: true }, tdx).ok, true);
 });
