@@ -1,0 +1,2 @@
+/** @cloister/inference: confidential ONNX inference. */
+export {};
