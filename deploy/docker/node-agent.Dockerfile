@@ -1,51 +1,46 @@
 # syntax=docker/dockerfile:1
 #
-# Cloister node agent (SGX device plugin for kubelet).
+# Cloister node agent (SGX device plugin for kubelet, and the quote helper with --quote-helper).
 #   docker build -f deploy/docker/node-agent.Dockerfile -t ghcr.io/cloister/node-agent:0.1.0 .
-# (build context = repository root; the registry name is a placeholder, push wherever your cluster pulls from)
+# Build context = the repository root. The image name is yours to choose: `cloister install --registry R --tag T`
+# (or --image node-agent=REF) renders manifests that pull it. ghcr.io/cloister is a placeholder registry.
 #
-# Everything comes from the npm registry through package-lock.json (npm ci); no other binaries are downloaded.
+# Base images are pinned by version through build arguments; pin them by digest in your release pipeline
+# (`docker buildx imagetools inspect <image>` prints it; no registry was reachable where this file was written):
+#   --build-arg BUILD_IMAGE=node:20.20.2-bookworm-slim@sha256:… --build-arg RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot@sha256:…
+# Everything else comes from the npm registry through package-lock.json (npm ci); no other binaries are downloaded.
+ARG BUILD_IMAGE=node:20.20.2-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
 
 # ---- build: compile the TypeScript workspaces, then keep only production dependencies -------------------------
-FROM node:20-bookworm-slim AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 ENV NODE_ENV=development \
     npm_config_update_notifier=false \
     npm_config_fund=false \
     npm_config_audit=false
-
-# Manifests first, so the dependency layer is cached while only sources change.
 COPY package.json package-lock.json tsconfig.base.json ./
-COPY packages/testkit/package.json packages/testkit/
-COPY packages/dcap/package.json packages/dcap/
-COPY packages/sgx-sim/package.json packages/sgx-sim/
-COPY packages/node-agent/package.json packages/node-agent/
-COPY packages/cli/package.json packages/cli/
-# --ignore-scripts: the root `prepare` script would build before the sources are copied.
-RUN npm ci --ignore-scripts
-
 COPY scripts/ scripts/
 COPY bench/ bench/
 COPY packages/ packages/
-RUN npm run build \
+# --ignore-scripts: the root `prepare` script would build before it is wanted; the build runs explicitly next.
+RUN npm ci --ignore-scripts \
+ && npm run build \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf packages/*/test packages/*/dist/test bench
 
-# ---- runtime: distroless Node.js 20, no shell, no package manager ------------------------------------------------
-FROM gcr.io/distroless/nodejs20-debian12:nonroot
+# ---- runtime: distroless Node.js 20: no shell, no package manager ------------------------------------------------
+FROM ${RUNTIME_IMAGE}
 WORKDIR /opt/cloister
 ENV NODE_ENV=production
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/packages ./packages
-
-# The image itself runs as the distroless "nonroot" user (65532) so `docker run` experiments are unprivileged.
-# The DaemonSet (deploy/node-agent/daemonset.yaml) overrides this with runAsUser: 0, because kubelet's
-# /var/lib/kubelet/device-plugins directory is owned by root (mode 0750/0755) and the agent must create its
-# sockets there; it keeps no capabilities (drop ALL), so uid 0 has only the owner's permission bits.
+# The image runs as the distroless "nonroot" user (65532) so `docker run` experiments are unprivileged. The rendered
+# DaemonSets (deploy/kubernetes/10-node-agent.yaml, 11-quote-helper.yaml) override this with runAsUser: 0 and no
+# capabilities, because kubelet's /var/lib/kubelet/device-plugins and /var/run/aesmd are root-owned host directories.
+# --max-semi-space-size=1: a 1 MiB young generation keeps the idle agent near 62 MB RSS (bench/device-plugin).
 USER 65532:65532
-EXPOSE 9310
-# A 1 MiB young generation: the agent allocates little, and this keeps its idle RSS near 62 MB instead of 67 MB
-# (bench/device-plugin measures the agent with the same flag).
+EXPOSE 9310 9311
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "packages/cli/dist/src/bin.js"]
 CMD ["node-agent"]
