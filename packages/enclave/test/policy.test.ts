@@ -19,6 +19,7 @@ import {
 import { EnclaveError } from '../src/errors.js';
 import { verifyEvidence, type VerifyEvidenceOptions } from '../src/attestation/verify-evidence.js';
 import { PolicyError, type EnclavePolicy } from '@cloister/policy';
+import { loadDcapCases } from '@cloister/testkit';
 
 const platform = Platform.create({ secret: new Uint8Array(32).fill(7) });
 const pkiPromise = createSimPki(platform);
@@ -160,4 +161,13 @@ test('collateral comes from a provider when not given; a tampered quote keeps it
   const tampered = quote.slice();
   tampered[48 + 64] = (tampered[48 + 64] ?? 0) ^ 1; // inside the report body (MRENCLAVE)
   await assert.rejects(verifyEvidence(tampered, { mrenclave: hex(MRENCLAVE), allowSimulated: true }, options), (e) => DcapError.is(e));
+});
+
+test('a TDX quote fails the teeType rule before any collateral is asked for', async () => {
+  const tdx = loadDcapCases().find((c) => c.json.id === 'dcapqvl-tdx-v4');
+  assert.ok(tdx !== undefined);
+  let asked = 0;
+  const provider = { getCollateral: async () => (asked++, {} as CollateralBundle) };
+  await refused(verifyEvidence(tdx.quote, { mrenclave: hex(MRENCLAVE), allowSimulated: true }, { collateralProvider: provider }), 'teeType');
+  assert.equal(asked, 0);
 });
