@@ -33,7 +33,12 @@ function num(claims: PolicyEvidence['claims'], name: string): number | undefined
   return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
 }
 
-const shown = (v: string | number | boolean | undefined): string => (v === undefined ? '(absent)' : String(v));
+/** Evidence values as shown in a check (bounded: a message never carries more than 200 characters of one value). */
+function shown(v: string | number | boolean | undefined): string {
+  if (v === undefined) return '(absent)';
+  const t = String(v);
+  return t.length > 200 ? `${t.slice(0, 200)}…` : t;
+}
 
 function check(rule: PolicyRule, pass: boolean, expected: string, actual: string): RuleCheck {
   return Object.freeze({ rule, outcome: pass ? 'pass' : 'fail', expected, actual });
@@ -62,7 +67,7 @@ function tcb(p: EvidenceRules, evidence: PolicyEvidence, checks: RuleCheck[], op
     checks.push(check('tcbStatus', status !== undefined && p.acceptedTcbStatuses.includes(status), p.acceptedTcbStatuses.join(' | '), shown(status)));
     const refused = status === 'UpToDate' ? [] : advisories.filter((a) => !p.acceptedAdvisories.includes(a));
     checks.push(
-      check('advisories', refused.length === 0, p.acceptedAdvisories.join(' | ') || 'none', refused.length > 0 ? refused.join(', ') : advisories.join(', ') || 'none'),
+      check('advisories', refused.length === 0, p.acceptedAdvisories.join(' | ') || 'none', shown(refused.length > 0 ? refused.join(', ') : advisories.join(', ') || 'none')),
     );
   }
   if (nonDefaultStatuses.length > 0) {
