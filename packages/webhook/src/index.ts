@@ -30,7 +30,8 @@ export {
   type Outcome,
 } from './review.js';
 export { parseGoDuration } from './duration.js';
-export { startWebhook, addAdmissionRoutes, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT_MS, type WebhookServerOptions, type WebhookHandle } from './server.js';
+export { startWebhook, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT_MS, type WebhookServerOptions, type WebhookHandle } from './server.js';
+export { admit, admissionEndpoint, type AdmitOptions } from './admit.js';
 export { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 export { NodeCapacity, nodeEpcBytes, inClusterCapacityOptions, type NodeCapacityOptions } from './node-capacity.js';
 export {
