@@ -17,7 +17,7 @@ export {
   policyToJson,
 } from './schema.js';
 export { decideEvidenceRules, decidePolicy, evaluateEvidenceRules, evaluatePolicy, mismatchError } from './evaluate.js';
-export { IDENTITY_FIELDS, enclaveIdentity, type IdentityField } from './vocabulary.js';
+export { IDENTITY_FIELDS, enclaveIdentity, identityFromMaaClaims, maaClaimsOf, type IdentityField } from './vocabulary.js';
 export {
   POLICY_RULES,
   type EnclaveIdentity,

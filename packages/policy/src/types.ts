@@ -127,12 +127,15 @@ export interface PolicyDecision {
   readonly optIns: readonly PolicyOptIn[];
 }
 
-/** An SGX enclave's identity, in the one vocabulary (what every command prints, `--json` with the same keys). */
-export interface EnclaveIdentity {
+/**
+ * An SGX enclave's identity, in the one vocabulary (what every command prints, `--json` with the same keys). A type
+ * alias, so that it is also usable as PolicyEvidence claims.
+ */
+export type EnclaveIdentity = {
   readonly mrenclave: string;
   readonly mrsigner: string;
   readonly isvProdId: number;
   readonly isvSvn: number;
   readonly debug: boolean;
   readonly reportData: string;
-}
+};

@@ -57,3 +57,25 @@ export function enclaveIdentity(claims: Readonly<Record<string, unknown>>): Encl
     reportData: hex('reportData'),
   });
 }
+
+/** The MAA SGX claims of an identity (`x-ms-sgx-mrenclave` …), named and typed as MAA issues them (hex lower case). */
+export function maaClaimsOf(identity: EnclaveIdentity): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const f of IDENTITY_FIELDS) out[f.maa] = identity[f.name];
+  return out;
+}
+
+/**
+ * The identity in the one vocabulary from MAA SGX token claims (`x-ms-sgx-*`): what a relying party on a token (the key
+ * broker) holds to a policy. PolicyError POLICY_INVALID (key `claims.<maa name>`) when a claim is missing or mistyped.
+ */
+export function identityFromMaaClaims(claims: Readonly<Record<string, unknown>>): EnclaveIdentity {
+  const out: Record<string, string | number | boolean> = {};
+  for (const f of IDENTITY_FIELDS) {
+    const v = claims[f.maa];
+    const want = f.name === 'debug' ? 'boolean' : f.name === 'isvProdId' || f.name === 'isvSvn' ? 'number' : 'string';
+    if (typeof v !== want) throw new PolicyError('POLICY_INVALID', `claims: ${f.maa} is missing or not a ${want}`, { key: `claims.${f.maa}` });
+    out[f.name] = typeof v === 'string' ? v.toLowerCase() : (v as number | boolean);
+  }
+  return enclaveIdentity(out);
+}

@@ -16,6 +16,8 @@ import {
   parseEvidenceRules,
   enclaveIdentity,
   evaluatePolicy,
+  identityFromMaaClaims,
+  maaClaimsOf,
   parsePolicy,
   parsePolicyJson,
   policyToJson,
@@ -224,4 +226,25 @@ test('evidence rules alone (for services with their own claim rules): the same c
   const tdx = { teeType: 'TDX', simulated: false, status: 'UpToDate', advisoryIds: [], claims: { mrtd: 'ab', debug: true } };
   assert.equal(decideEvidenceRules({}, tdx).failures[0]?.rule, 'debug');
   assert.equal(decideEvidenceRules({ allowDebug: true }, tdx).ok, true);
+});
+
+test('MAA claim names: an identity maps to x-ms-sgx-* claims and back; a mistyped claim is refused', async () => {
+  const id = enclaveIdentity((await realEvidence()).claims);
+  const maa = maaClaimsOf(id);
+  assert.deepEqual(maa, {
+    'x-ms-sgx-mrenclave': MRENCLAVE,
+    'x-ms-sgx-mrsigner': MRSIGNER,
+    'x-ms-sgx-product-id': 0,
+    'x-ms-sgx-svn': 0,
+    'x-ms-sgx-is-debuggable': false,
+    'x-ms-sgx-report-data': id.reportData,
+  });
+  assert.deepEqual(identityFromMaaClaims(maa), id);
+  assert.throws(
+    () => identityFromMaaClaims({ ...maa, 'x-ms-sgx-svn': '0' }),
+    (e) => PolicyError.is(e) && e.code === 'POLICY_INVALID' && e.key === 'claims.x-ms-sgx-svn',
+  );
+  // A policy holds MAA-derived claims the same way.
+  const claims = identityFromMaaClaims(maa);
+  assert.equal(evaluatePolicy({ mrenclave: MRENCLAVE }, { teeType: 'SGX', claims, simulated: false, status: 'UpToDate' }).ok, true);
 });
