@@ -15,7 +15,7 @@ export default defineEnclave({
       reportData.set(digest);
       const quote = await ctx.getQuote(reportData);
       const self = await ctx.identity();
-      ctx.log.info('greeted', { name: args.name });
+      ctx.log.info('greeted', { who: args.name });
       return { greeting, quote, mrenclave: self.mrenclave };
     },
   },

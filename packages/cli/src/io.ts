@@ -101,3 +101,24 @@ export function timeOption(value: string | undefined, flag = '--now'): number | 
   if (!Number.isFinite(t)) throw new CliError('INVALID_ARGUMENT', `${flag} ${value} is not an ISO-8601 time`);
   return t;
 }
+
+/** A pino-like logger (the SDK's HostLogger shape) for an enclave's `ctx.log` records. */
+export interface EnclaveLogSink {
+  info(obj: Record<string, unknown>, message?: string): void;
+  warn(obj: Record<string, unknown>, message?: string): void;
+  error(obj: Record<string, unknown>, message?: string): void;
+}
+
+/**
+ * An enclave's `ctx.log` records as one line each — `enclave info: greeted {"name":"world"}` — handed to `write`
+ * with the record itself (for JSON output). The record's fields were bounded by the host before they reach here.
+ */
+export function enclaveLogger(write: (line: string, record: Record<string, unknown>) => void): EnclaveLogSink {
+  const emit = (level: string) => (record: Record<string, unknown>, message?: string) => {
+    // `enclave: true` marks every record the host forwards; the line already says so.
+    const { enclave: _marker, ...obj } = record;
+    const fields = JSON.stringify(obj);
+    write(`enclave ${level}: ${message ?? ''}${fields !== '{}' ? ` ${fields}` : ''}`, { level, ...(message !== undefined ? { msg: message } : {}), ...obj });
+  };
+  return { info: emit('info'), warn: emit('warn'), error: emit('error') };
+}

@@ -32,7 +32,7 @@ test('init → build → sign: a bundle with the enclave code and defineEnclave 
   const dir = tempDir();
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const init = initEnclaveProject(dir, { name: 'hello' });
-  assert.deepEqual([...init.files].sort(), ['.gitignore', 'README.md', 'enclave.json', 'package.json', 'src/enclave.ts', 'src/host.ts', 'tsconfig.json']);
+  assert.deepEqual([...init.files].sort(), ['.gitignore', 'README.md', 'enclave.json', 'package.json', 'src/build.ts', 'src/enclave.ts', 'src/host.ts', 'tsconfig.json']);
   assert.equal(readEnclaveProject(dir).manifest.name, 'hello');
   assert.match(readFileSync(join(dir, '.gitignore'), 'utf8'), /enclave\.key\.pem/);
   assert.throws(() => initEnclaveProject(dir), (e) => code(e) === 'INVALID_MANIFEST');
@@ -48,7 +48,7 @@ test('init → build → sign: a bundle with the enclave code and defineEnclave 
   assert.match(text, /^export \{/m);
   // The bundle is a loadable ES module whose default export is the definition.
   const mod = (await import(`${built.bundlePath}?t=1`)) as { default: { ecalls: Record<string, unknown> } };
-  assert.deepEqual(Object.keys(mod.default.ecalls).sort(), ['hello', 'unseal']);
+  assert.deepEqual(Object.keys(mod.default.ecalls).sort(), ['greet', 'unseal']);
   assert.ok(Object.isFrozen(mod.default));
 
   const signed = signEnclaveDir(dir);

@@ -8,7 +8,7 @@ import { trustAnchorFromCertificate } from '@cloister/dcap';
 import { createEnclave, loadEnclaveDir, verifyEvidence, type EcallHandler, type EnclaveDefinition } from '@cloister/enclave';
 import { Platform, createSimCollateral, loadOrCreatePki } from '@cloister/sgx-sim';
 import { CliError } from '../errors.js';
-import { toJsonValue } from '../io.js';
+import { enclaveLogger, toJsonValue } from '../io.js';
 import { printJson, reportFailure } from '../output.js';
 
 export interface EnclaveRunOptions {
@@ -35,6 +35,8 @@ export async function enclaveRunCommand(dir: string, opts: EnclaveRunOptions): P
   try {
     enclave = await createEnclave<AnyEnclave>(dir, {
       platform: platformDir,
+      // ctx.log records, one line each on stderr (stdout stays the JSON result).
+      logger: enclaveLogger((line) => process.stderr.write(`${line}\n`)),
       ...(opts.aesmSocket !== undefined ? { aesmSocketPath: opts.aesmSocket } : {}),
       ...(opts.debug === true ? { debug: true } : {}),
     });

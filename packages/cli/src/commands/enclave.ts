@@ -68,7 +68,7 @@ export async function enclaveInitCommand(dir: string, opts: EnclaveInitOptions):
     if (json) printJson({ ok: true, dir: r.dir, files: r.files });
     else {
       process.stdout.write(`created ${r.dir}: ${r.files.join(', ')}\n`);
-      process.stdout.write(`next: cd ${dir} && npm install && cloister enclave build && cloister enclave sign\n`);
+      process.stdout.write(`next: cd ${dir} && npm install && npm start\n`);
     }
   } catch (e) {
     fail(e, json);
