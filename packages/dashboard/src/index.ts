@@ -1,0 +1,2 @@
+/** @cloister/dashboard */
+export {};
