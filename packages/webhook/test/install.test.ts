@@ -269,6 +269,21 @@ describe('cloister install: what is rendered', () => {
     assert.ok(iDeploy > 1);
   });
 
+  it('system namespaces are never rendered, so never relabelled or deleted', async () => {
+    const r = await renderInstall(resolveOptions({ nodeNamespace: 'kube-system', certificates: 'cert-manager' }));
+    assert.deepEqual(all(r).filter((o) => o['kind'] === 'Namespace').map((o) => dig(o, 'metadata', 'name')), ['cloister-system']);
+    assert.equal(dig(find(r, 'DaemonSet', 'cloister-node-agent'), 'metadata', 'namespace'), 'kube-system');
+    assert.equal(uninstallOrder(r).some((o) => o['kind'] === 'Namespace' && dig(o, 'metadata', 'name') === 'kube-system'), false);
+  });
+
+  it('one namespace for everything: privileged (hostPath), one default-deny policy', async () => {
+    const r = await renderInstall(resolveOptions({ namespace: 'cloister', nodeNamespace: 'cloister', certificates: 'cert-manager' }));
+    const ns = all(r).filter((o) => o['kind'] === 'Namespace');
+    assert.deepEqual(ns.map((o) => [dig(o, 'metadata', 'name'), dig(o, 'metadata', 'labels', 'pod-security.kubernetes.io/enforce')]), [['cloister', 'privileged']]);
+    assert.equal(all(r).filter((o) => o['kind'] === 'NetworkPolicy' && dig(o, 'metadata', 'name') === 'cloister-default-deny-ingress').length, 1);
+    validateAll(all(r));
+  });
+
   it('bad options are refused with INVALID_OPTION', () => {
     for (const bad of [
       { namespace: 'Not_A_Label' },

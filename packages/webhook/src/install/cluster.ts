@@ -7,6 +7,9 @@ import { ATTESTATION, KEY_BROKER, tlsSecretOf } from './services.js';
 import { WEBHOOK, WEBHOOK_TLS_SECRET } from './webhook.js';
 import type { ServingCertificate } from './certs.js';
 
+/** Namespaces the cluster owns: never rendered (so never relabelled, and never deleted by --uninstall). */
+export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'default'];
+
 /**
  * PodSecurity admission labels (kubernetes.io/docs/concepts/security/pod-security-admission/):
  * services run `restricted`; the node namespace needs `privileged` (hostPath volumes are outside `baseline`).
@@ -31,8 +34,10 @@ export function namespaces(o: InstallOptions, parts: readonly Part[]): JsonObjec
       },
     },
   });
-  if (services) out.push(ns(o.namespace, 'restricted', 'restricted'));
-  if (node && o.nodeNamespace !== o.namespace) out.push(ns(o.nodeNamespace, 'privileged', 'baseline'));
+  // One namespace for everything: the node DaemonSets' hostPath volumes need `privileged` there.
+  const shared = node && o.nodeNamespace === o.namespace;
+  if (services && !SYSTEM_NAMESPACES.includes(o.namespace)) out.push(shared ? ns(o.namespace, 'privileged', 'baseline') : ns(o.namespace, 'restricted', 'restricted'));
+  if (node && o.nodeNamespace !== o.namespace && !SYSTEM_NAMESPACES.includes(o.nodeNamespace)) out.push(ns(o.nodeNamespace, 'privileged', 'baseline'));
   return out;
 }
 
@@ -62,7 +67,7 @@ export function networkPolicies(o: InstallOptions, parts: readonly Part[]): Json
     if (has('key-broker')) out.push(policy(KEY_BROKER, o.namespace, { matchLabels: selector(KEY_BROKER) }, [inCluster([8443])]));
   }
   if (has('node-agent') || has('quote-helper')) {
-    out.push(policy('cloister-default-deny-ingress', o.nodeNamespace, {}, []));
+    if (!out.some((p) => (p['metadata'] as JsonObject)['namespace'] === o.nodeNamespace)) out.push(policy('cloister-default-deny-ingress', o.nodeNamespace, {}, []));
     if (has('node-agent')) out.push(policy(NODE_AGENT, o.nodeNamespace, { matchLabels: selector(NODE_AGENT) }, [inCluster([9310])]));
     if (has('quote-helper')) out.push(policy(QUOTE_HELPER, o.nodeNamespace, { matchLabels: selector(QUOTE_HELPER) }, [inCluster([9311])]));
   }
