@@ -4,7 +4,8 @@
  * Backend `sim`: the SIGSTRUCT is checked against the measured bundle (a changed bundle no longer loads), the
  * simulated CPU takes the enclave's identity from it (@cloister/sgx-sim SimEnclave on the given platform), and the
  * enclave code runs in its own Node process under the permission model (declared files only, no child processes,
- * no workers, no writes), heap limited to the manifest's heapSizeMiB. Backend `gramine` launches
+ * no workers, no writes) inside an OS sandbox (host/sandbox.ts), memory limited to the manifest's heapSizeMiB above
+ * the process's baseline (ENCLAVE_OUT_OF_MEMORY); the environment is the manifest's allowlisted `env`. Backend `gramine` launches
  * `gramineCommand` (default `gramine-sgx <enclave name>` in the enclave directory, which must hold the signed Gramine
  * manifest: docs/developers/gramine.md) and speaks to the in-enclave runtime over its stdio; platform services are
  * served inside the enclave by Gramine. BACKEND_UNAVAILABLE if the command is not found.
@@ -13,6 +14,8 @@ import { Platform, SimEnclave, SimQuotingEnclave, loadOrCreatePki } from '@clois
 import { EnclaveError } from './errors.js';
 import { createGramineEnclaveProcess } from './host/create-gramine-enclave.js';
 import { createSimEnclaveProcess, type EnclaveHandle, type HostLogger, type RestartPolicy } from './host/create-sim-enclave.js';
+import type { ConnectPolicy } from './host/relay-host.js';
+import type { SandboxMode } from './host/sandbox.js';
 import { readEnclaveProject } from './package/manifest.js';
 import { loadEnclaveDir } from './package/sign.js';
 import { SimEnclaveServices } from './sim/services.js';
@@ -31,9 +34,20 @@ export interface CreateEnclaveOptions {
   /** Refuse a debug enclave unless true (a debug enclave's memory is readable by a debugger). Default false. */
   readonly debug?: boolean;
   readonly restart?: RestartPolicy;
+  /**
+   * Per-call timeout in ms (default 60 000; 0 = none): the call fails with ENCLAVE_TIMEOUT, and an enclave that then
+   * does not answer a liveness ping within `livenessTimeoutMs` (default 2 000) is ended (then `restart` applies).
+   */
   readonly callTimeoutMs?: number;
+  readonly livenessTimeoutMs?: number;
   readonly maxPayloadBytes?: number;
   readonly logger?: HostLogger;
+  /** Outbound relayed connections the host makes for ctx.connect(host, port): only where this returns true. */
+  readonly connect?: ConnectPolicy;
+  /** Most relayed streams open at once (default 64). */
+  readonly maxStreams?: number;
+  /** Sim: 'auto' (default; namespaces and a dropped uid when root) or 'unprivileged' (docs/security.md). */
+  readonly sandbox?: SandboxMode;
   /**
    * Backend `gramine`: the launcher and its arguments, run in the enclave directory. Default
    * `['gramine-sgx', <enclave.json name>]` (i.e. `<name>.manifest.sgx` in the directory).
@@ -62,6 +76,9 @@ export async function createEnclave<D extends AnyDefinition>(dir: string, option
       ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
       ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      ...(options.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: options.livenessTimeoutMs } : {}),
+      ...(options.connect !== undefined ? { connect: options.connect } : {}),
+      ...(options.maxStreams !== undefined ? { maxStreams: options.maxStreams } : {}),
     });
   }
   if (backend !== 'sim') throw new EnclaveError('BACKEND_UNAVAILABLE', `unknown backend ${String(backend)}`);
@@ -95,5 +112,9 @@ export async function createEnclave<D extends AnyDefinition>(dir: string, option
     ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
     ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    ...(options.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: options.livenessTimeoutMs } : {}),
+    ...(options.connect !== undefined ? { connect: options.connect } : {}),
+    ...(options.maxStreams !== undefined ? { maxStreams: options.maxStreams } : {}),
+    ...(options.sandbox !== undefined ? { sandbox: options.sandbox } : {}),
   });
 }

@@ -20,7 +20,17 @@ export {
   createGramineEnclaveProcess,
   type GramineEnclaveProcessOptions,
 } from './host/create-gramine-enclave.js';
-export type { EnclaveTransport, EnclaveProcessCommonOptions } from './host/enclave-host.js';
+export type { EnclaveTransport, EnclaveProcessCommonOptions, EnclaveListener } from './host/enclave-host.js';
+export type { ConnectPolicy } from './host/relay-host.js';
+export type { SandboxMode, SimIsolation } from './host/sandbox.js';
+export {
+  ENV_NAME_PATTERN,
+  RESERVED_ENV_NAMES,
+  RESERVED_ENV_PREFIXES,
+  assertEnvAllowed,
+  envNameRefusal,
+} from './package/env-policy.js';
+export { RESERVED_LOG_KEYS, MAX_LOG_FIELDS } from './host/log-record.js';
 export { SimEnclaveServices, quotingMode, type SimServicesOptions, type QuotingMode } from './sim/services.js';
 export { buildEnclave, type BuildEnclaveResult } from './package/build.js';
 export { initEnclaveProject, type InitEnclaveOptions, type InitEnclaveResult } from './package/init.js';

@@ -76,8 +76,11 @@ const ENCLAVE_MAIN = resolve(SRC_ROOT, 'runtime/enclave-main.js');
 
 /** Lines of a V8 heap OOM on stderr (Node prints them before aborting). */
 const HEAP_OOM = /JavaScript heap out of memory|Reached heap limit|FatalProcessOutOfMemory/;
-/** Kernel RLIMIT_DATA: a backstop above the watchdog's budget (baseline ≈ 80 MiB on Node 20, see docs/security.md). */
-const dataLimitMiB = (heapSizeMiB: number): number => 256 + 2 * heapSizeMiB;
+/**
+ * Kernel RLIMIT_DATA: a backstop far above the watchdog's budget (baseline ≈ 80 MiB on Node 20, docs/security.md)
+ * for when the host's event loop cannot poll; an allocation past it fails inside the enclave and is never granted.
+ */
+const dataLimitMiB = (heapSizeMiB: number): number => 1024 + 4 * heapSizeMiB;
 
 /** Process groups of live enclaves: killed when the host process exits (any exit that runs 'exit' listeners). */
 const liveGroups = new Set<number>();
@@ -261,7 +264,8 @@ export async function createSimEnclaveProcess<E extends Record<string, EcallHand
         exit(null, null, new EnclaveError('BACKEND_UNAVAILABLE', `cannot start the enclave process: ${err.message}`));
       }
     });
-    child.on('exit', (code, signal) => exit(code, signal));
+    // 'close', not 'exit': stderr is read to its end first (a heap OOM's last words decide the error code).
+    child.on('close', (code, signal) => exit(code, signal));
     return {
       send(message) {
         if (gone || channel === undefined) return;
