@@ -91,9 +91,14 @@ export function admit(endpoint: Endpoint, req: IncomingMessage, res: ServerRespo
     }
     chunks.push(chunk);
   });
-  req.on('error', () => {
+  const abandon = (): void => {
     done = true;
     clearTimeout(timer);
+  };
+  req.on('error', abandon);
+  // The caller went away before sending the whole body: nobody to answer.
+  req.on('close', () => {
+    if (!req.complete && !done) abandon();
   });
   req.on('end', () => {
     if (done) return;

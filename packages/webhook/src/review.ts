@@ -52,7 +52,7 @@ export interface Outcome {
   readonly name?: string;
 }
 
-/** Kubernetes truncates long warnings; keep each short (the API server limit is 120 characters per warning? no: 256). */
+/** "Warnings over 256 characters and large numbers of warnings may be truncated" (AdmissionResponse.warnings). */
 const MAX_WARNING = 256;
 /** Audit annotation values are stored in every audit event: keep them bounded. */
 const MAX_AUDIT_VALUE = 10_000;
@@ -95,6 +95,7 @@ export function handleReview(body: unknown, endpoint: Endpoint, config: Admissio
   const ids = { uid, ...(namespace !== undefined ? { namespace } : {}), ...(name !== undefined ? { name } : {}) };
   const kind = objectAt(request, 'kind');
   const resource = objectAt(request, 'resource');
+  if (kind === undefined || typeof request['operation'] !== 'string') return fail('request.kind and request.operation are required');
   const isPod = (kind?.['group'] ?? '') === '' && kind?.['kind'] === 'Pod' && (resource === undefined || resource['resource'] === 'pods');
   const operation = stringAt(request, 'operation');
   const subResource = stringAt(request, 'subResource');

@@ -76,6 +76,7 @@ const OPTION_SETS: ReadonlyArray<[string, Partial<InstallOptions>]> = [
   ['AKS confcom: --epc-resource intel --exclude node-agent,quote-helper', { epcResource: 'intel', parts: ['webhook', 'attestation-service', 'key-broker'] }],
   ['--include webhook --no-node-capacity', { parts: ['webhook'], nodeCapacityCheck: false }],
   ['--include node-agent,quote-helper --simulate', { parts: ['node-agent', 'quote-helper'], simulate: true }],
+  ['Intel plugin nodes: --epc-resource intel --exclude node-agent', { epcResource: 'intel', parts: ['quote-helper', 'webhook', 'attestation-service', 'key-broker'] }],
   ['namespaces, registry, tag, image override', { namespace: 'sgx', nodeNamespace: 'sgx-node', registry: 'registry.example/cl', tag: '1.2.3', images: { webhook: 'other.example/wh@sha256:' + 'a'.repeat(64) } }],
 ];
 
@@ -284,6 +285,13 @@ describe('cloister install: what is rendered', () => {
     validateAll(all(r));
   });
 
+  it('the quote helper requests EPC under the name the nodes advertise', async () => {
+    const limits = async (o: Partial<InstallOptions>): Promise<unknown> =>
+      dig(find(await renderInstall(resolveOptions({ certificates: 'cert-manager', ...o })), 'DaemonSet', 'cloister-quote-helper'), 'spec', 'template', 'spec', 'containers', 0, 'resources', 'limits');
+    assert.deepEqual(await limits({}), { cpu: '200m', memory: '128Mi', 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '10', 'sgx.intel.com/provision': '1' });
+    assert.deepEqual(await limits({ epcResource: 'intel', parts: ['quote-helper'] }), { cpu: '200m', memory: '128Mi', 'sgx.intel.com/epc': '10Mi', 'sgx.intel.com/provision': '1' });
+  });
+
   it('bad options are refused with INVALID_OPTION', () => {
     for (const bad of [
       { namespace: 'Not_A_Label' },
@@ -292,6 +300,7 @@ describe('cloister install: what is rendered', () => {
       { simulatedEpcMiB: 0 },
       { tag: 'a b' },
       { pccsUrl: 'http://insecure' },
+      { epcResource: 'intel' as const },
       { certificates: 'cert-manager' as const, ca: { certPem: '', keyPem: '' } },
     ] satisfies Array<Partial<InstallOptions>>) {
       assert.throws(() => resolveOptions(bad), (e: unknown) => e instanceof WebhookError && e.code === 'INVALID_OPTION', JSON.stringify(bad));

@@ -76,6 +76,7 @@ describe('AdmissionReview v1 in and out', () => {
       { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'a' } },
       { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' },
       { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '' } },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'no-kind', operation: 'CREATE', object: {} } },
       { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE' } },
       { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u2', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: { spec: 7 } } },
     ];
@@ -84,9 +85,9 @@ describe('AdmissionReview v1 in and out', () => {
       assert.equal(out.review.response.allowed, false, JSON.stringify(c));
       assert.ok(out.decision === 'error' || out.decision === 'denied', JSON.stringify(c));
     }
-    const withUid = handleReview(cases[6], 'mutate', DEFAULT_CONFIG);
+    const withUid = handleReview(cases[7], 'mutate', DEFAULT_CONFIG);
     assert.equal(withUid.review.response.uid, 'u1');
     assert.equal(withUid.review.response.status?.code, 400);
-    assert.equal(handleReview(cases[7], 'mutate', DEFAULT_CONFIG).rule, 'invalid-pod');
+    assert.equal(handleReview(cases[8], 'mutate', DEFAULT_CONFIG).rule, 'invalid-pod');
   });
 });

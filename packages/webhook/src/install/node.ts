@@ -5,7 +5,7 @@
  * per-node hostPath Directory and the quote helper creates a simulated platform per node on first start.
  */
 import type { JsonObject } from '../json.js';
-import { AKS_EPC, PROVISION } from '../names.js';
+import { AKS_EPC, INTEL_EPC, PROVISION } from '../names.js';
 import { httpProbe, labels, metadata, selector, serviceAccount } from './meta.js';
 import { imageOf, type InstallOptions } from './options.js';
 
@@ -131,7 +131,8 @@ export function quoteHelperObjects(o: InstallOptions, resources: NodeResources):
     volumes.push({ name: 'sgx-sim-platform', hostPath: { path: SIM_PLATFORM_DIR, type: 'DirectoryOrCreate' } });
   }
   // EPC for the QE and PCE (integer MiB, limits = requests) and /dev/sgx_provision for the PCE's PROVISIONKEY.
-  const sgx = { [AKS_EPC]: '10', [PROVISION]: '1' };
+  // Under the EPC name the nodes advertise (an Intel-plugin node counts bytes: 10 MiB = "10Mi").
+  const sgx: Record<string, string> = o.epcResource === 'aks' ? { [AKS_EPC]: '10', [PROVISION]: '1' } : { [INTEL_EPC]: '10Mi', [PROVISION]: '1' };
   const r = resources.quoteHelper;
   return [
     serviceAccount(QUOTE_HELPER, o.nodeNamespace, 'quote-helper', false),

@@ -91,6 +91,12 @@ export function resolveOptions(partial: Partial<InstallOptions>): InstallOptions
   if (!/^[a-z0-9][a-z0-9._:/-]*$/i.test(o.registry)) throw new WebhookError('INVALID_OPTION', `--registry ${JSON.stringify(o.registry)} is not an image registry path`);
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(o.tag)) throw new WebhookError('INVALID_OPTION', `--tag ${JSON.stringify(o.tag)} is not an image tag`);
   if (o.ca !== undefined && o.certificates !== 'generate') throw new WebhookError('INVALID_OPTION', 'a CA is only used when certificates are generated (not with --cert-manager)');
+  if (o.epcResource === 'intel' && o.parts.includes('node-agent')) {
+    throw new WebhookError(
+      'INVALID_OPTION',
+      'the Cloister node agent advertises EPC as kubernetes.azure.com/sgx_epc_mem_in_MiB: use --epc-resource aks, or --exclude node-agent where another plugin advertises sgx.intel.com/epc',
+    );
+  }
   if (o.pccsUrl !== undefined && !/^https:\/\/\S+$/.test(o.pccsUrl)) throw new WebhookError('INVALID_OPTION', '--pccs must be an https:// URL');
   // Parts sort into the canonical order whatever order they were named in.
   return { ...o, parts: PARTS.filter((p) => o.parts.includes(p)) };
