@@ -21,8 +21,8 @@ export class CliError extends Error {
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-/** Codes that mean "the command was called wrongly" (exit 2). */
-const USAGE_CODES: ReadonlySet<string> = new Set(['USAGE', 'INVALID_ARGUMENT']);
+/** Codes that mean "the command was called wrongly" (exit 2): a flag's value, a malformed --policy, … */
+const USAGE_CODES: ReadonlySet<string> = new Set(['USAGE', 'INVALID_ARGUMENT', 'POLICY_INVALID']);
 
 export function exitCodeFor(code: string): number {
   return USAGE_CODES.has(code) ? EXIT_USAGE : EXIT_FAILED;

@@ -6,7 +6,7 @@
  * their `--json` `identity` object.
  */
 import { enclaveIdentity, type EnclaveIdentity, type PolicyDecision } from '@cloister/policy';
-import { EXIT_FAILED, EXIT_USAGE, hintFor } from './errors.js';
+import { exitCodeFor, hintFor } from './errors.js';
 
 export interface Failure {
   readonly code: string;
@@ -23,9 +23,6 @@ export interface Failure {
 
 /** The typed errors of Cloister's packages, each with a stable string `code` (checked by name: no package is loaded). */
 const TYPED_ERRORS: ReadonlySet<string> = new Set(['CliError', 'DcapError', 'SimError', 'AgentError', 'EnclaveError', 'RatlsError', 'PolicyError']);
-
-/** Failures that are a usage mistake (exit 2: a malformed --policy is one), not "failed / not verified" (exit 1). */
-const USAGE_CODES: ReadonlySet<string> = new Set(['USAGE', 'POLICY_INVALID']);
 
 export function failureOf(e: unknown): Failure | undefined {
   if (e instanceof Error && TYPED_ERRORS.has(e.name) && typeof (e as { code?: unknown }).code === 'string') {
@@ -55,7 +52,8 @@ export function reportFailure(e: unknown, json: boolean): void {
   if (f === undefined) throw e;
   if (json) printJson({ ok: false, error: f });
   else process.stderr.write(`error ${f.code}: ${f.message}\n${f.hint !== undefined ? `hint: ${f.hint}\n` : ''}`);
-  process.exitCode = USAGE_CODES.has(f.code) ? EXIT_USAGE : EXIT_FAILED;
+  // Usage mistakes (USAGE, INVALID_ARGUMENT, a malformed --policy) exit 2; failed / not verified 1 (errors.ts).
+  process.exitCode = exitCodeFor(f.code);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -59,9 +59,9 @@ test('cloister node-agent --simulate serves sockets and probes, and stops cleanl
 
 test('cloister node-agent refuses bad flags with a code', async () => {
   const r = await run(['node-agent', '--simulate']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /INVALID_ARGUMENT: --simulate needs --epc-mib/);
   const bad = await run(['node-agent', '--simulate', '--epc-mib', '4', '--resources', 'epc,gpu']);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown gpu/);
 });

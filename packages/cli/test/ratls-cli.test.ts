@@ -93,6 +93,6 @@ test('ratls verify --policy with another MRENCLAVE fails with POLICY_MISMATCH; t
 
 test('ratls verify without --collateral or --signatures-only is a usage error', async () => {
   const r = await run(['ratls', 'verify', join(dir, 'gramine-cert.pem'), '--json']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'INVALID_ARGUMENT');
 });

@@ -23,7 +23,7 @@ test('sim init makes a platform with a 0600 secret and refuses to overwrite it',
   assert.equal(out.fmspc, '00a067110000');
   assert.equal(statSync(join(platform, 'platform.secret')).mode & 0o777, 0o600);
   const again = await run(['sim', 'init', platform, '--json']);
-  assert.equal(again.code, 1);
+  assert.equal(again.code, 2);
   assert.equal((JSON.parse(again.stdout) as { error: { code: string } }).error.code, 'INVALID_ARGUMENT');
 });
 
@@ -113,6 +113,6 @@ test('sim commands explain bad input', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /PLATFORM_INVALID/);
   const s = await run(['sim', 'collateral', '--platform', platform, '--tcb-status', 'Fine']);
-  assert.equal(s.code, 1);
+  assert.equal(s.code, 2);
   assert.match(s.stderr, /INVALID_ARGUMENT/);
 });
