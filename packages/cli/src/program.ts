@@ -224,6 +224,7 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--aesm-socket <path>', 'AESM socket for out-of-process quotes (with SGX_AESM_ADDR set)')
     .option('--verify', "verify a `quote` in the result against this enclave's MRENCLAVE (simulated platform)")
     .option('--debug', 'allow a debug enclave')
+    .option('--timeout <duration>', 'bound the ecall: 500ms, 30s, 2m (default 60s; 0 = none); over it: ENCLAVE_TIMEOUT')
     .action(enclaveRunCommand);
 
   const ratls = program
