@@ -151,7 +151,8 @@ export function handleReview(body: unknown, endpoint: Endpoint, config: Admissio
   }
   if (plan.patch.length === 0) {
     return {
-      review: wrap({ uid, allowed: true, ...(plan.sgx ? { auditAnnotations: { decision: 'unchanged', patch: '[]' } } : {}), ...(warnings ? { warnings } : {}) }),
+      // Every mutation decision is in the audit event, the empty patch included.
+      review: wrap({ uid, allowed: true, auditAnnotations: { decision: plan.sgx ? 'unchanged' : 'not-sgx', patch: '[]' }, ...(warnings ? { warnings } : {}) }),
       decision: 'allowed',
       patch: [],
       ...ids,

@@ -51,10 +51,14 @@ describe('AdmissionReview v1 in and out', () => {
     assert.equal(ok.review.response.allowed, true);
   });
 
-  it('non-SGX pods: allowed, no patch, no audit annotation', () => {
+  it('non-SGX pods: allowed, no patch; the audit annotation says so', () => {
     const out = handleReview(review(plainPod()), 'mutate', DEFAULT_CONFIG);
     assert.equal(out.decision, 'allowed');
-    assert.deepEqual(out.review.response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+    assert.deepEqual(out.review.response, {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      allowed: true,
+      auditAnnotations: { decision: 'not-sgx', patch: '[]' },
+    });
   });
 
   it('operations and resources it is not registered for pass untouched', () => {
