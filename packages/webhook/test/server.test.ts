@@ -144,6 +144,26 @@ describe('the webhook over real HTTPS, called as the API server calls it', () =>
     assert.equal(out.response.status?.code, 408);
   });
 
+  it('a caller that disconnects mid-body costs nothing and the server keeps answering', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: handle.port, ca: caPem, servername: 'localhost' }, () => {
+        s.write('POST /validate?timeout=10s HTTP/1.1\r\nhost: localhost\r\ncontent-length: 5000\r\n\r\n{"apiVersion":', () => {
+          s.destroy();
+          resolve();
+        });
+      });
+      s.on('error', reject);
+    });
+    const r = await post(handle.url, '/mutate?timeout=10s', JSON.stringify(review(intelEcdsaJob(), 'still-there')), caPem);
+    assert.equal((JSON.parse(r.body) as AdmissionReviewOut).response.uid, 'still-there');
+  });
+
+  it('other paths and methods are the service app`s: JSON 404, never an AdmissionReview', async () => {
+    const r = await post(handle.url, '/mutate/extra', '{}', caPem);
+    assert.equal(r.status, 404);
+    assert.match(r.body, /NOT_FOUND/);
+  });
+
   it('metrics and probes on the plain-HTTP port', async () => {
     assert.equal((await get(`${handle.metricsUrl!}/healthz`)).status, 200);
     assert.equal((await get(`${handle.metricsUrl!}/readyz`)).status, 200);
