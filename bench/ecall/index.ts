@@ -1,13 +1,18 @@
 /**
- * bench/ecall — the sim backend's process boundary (@cloister/enclave: host ⇄ enclave process over Node IPC with
- * `serialization: 'advanced'`, enclave under the permission model), with a trivial EnclaveServices:
+ * bench/ecall — the sim backend's process boundary (@cloister/enclave: host ⇄ enclave process over the framed
+ * channel on a socketpair — per-kind frame limits checked before deserializing — enclave under the permission model
+ * inside the OS sandbox: as root, PID and network namespaces and a dropped uid), with a trivial EnclaveServices:
  *  - small: `ping(i)` returning its small argument; latency p50/p99 one call in flight, throughput sequential and
  *    with 16 calls in flight;
  *  - 1 MiB: `echo(Uint8Array(1 MiB))` returning it (1 MiB each way); latency p50/p99 and calls/s, sequential.
- * Every result is checked. Target: small p50 ≤ 100 µs. Last line:
+ *  - peer, same run: the transport the sim used before (Node `child_process` IPC with `serialization: 'advanced'`)
+ *    as a bare echo child — no permission model, no enclave runtime — small p50 one message in flight.
+ * Every result is checked. Target: small p50 ≤ 100 µs and ≤ 2× the IPC echo's p50 of the same run (the old sim
+ * ecall measured 75 µs on the reference machine). Last line:
  * `ecall: small_p50_us=… small_p99_us=… small_per_s=… small_concurrent_per_s=… mib_p50_ms=… mib_p99_ms=… mib_per_s=…
- *  target_small_p50_us=100`.
+ *  target_small_p50_us=100 ipc_echo_small_p50_us=… ratio_to_ipc_echo=… target_ratio=2 sandbox=privileged|unprivileged`.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +28,29 @@ const BUDGET = {
   measureMs: Number(process.env.ECALL_BENCH_MEASURE_MS ?? 2500),
 };
 const MIB = 1 << 20;
+
+/** The peer: a bare Node IPC echo child (serialization 'advanced'), small message p50 one in flight. */
+async function ipcEcho(): Promise<{ p50: number }> {
+  const child = spawn(process.execPath, ['-e', "process.on('message', (m) => process.send(m)); process.on('disconnect', () => process.exit(0));"], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+  let waiting: ((m: unknown) => void) | undefined;
+  child.on('message', (m) => waiting?.(m));
+  try {
+    return summarize(
+      await sequential(async (i) => {
+        const back = await new Promise((r) => {
+          waiting = r;
+          child.send({ t: 'ecall', id: i, name: 'ping', args: i });
+        });
+        if ((back as { args: number }).args !== i) throw new Error('the echo returned the wrong value');
+      }),
+    );
+  } finally {
+    child.disconnect();
+  }
+}
 const CONCURRENCY = 16;
 
 const services: EnclaveServices = {
@@ -133,10 +161,16 @@ async function main(): Promise<void> {
     console.log(`small (ping, ${CONCURRENCY} in flight): ${smallConcurrent.toFixed(0)} calls/s`);
     console.log(`1 MiB echo (1 in flight): p50 ${ms(mib.p50)} ms, p99 ${ms(mib.p99)} ms, ${mib.perSecond.toFixed(1)} calls/s`);
     if (small.p50 > 100) console.log(`NOTE: small p50 ${us(small.p50)} µs misses the 100 µs target`);
+    const ipc = await ipcEcho();
+    const ratio = small.p50 / ipc.p50;
+    console.log(`peer (bare fork IPC echo, advanced serialization): p50 ${us(ipc.p50)} µs; ecall / peer = ${ratio.toFixed(2)} (target ≤ 2)`);
+    const sandbox = enclave.isolation?.pidNamespace === true ? 'privileged' : 'unprivileged';
+    console.log(`sandbox: ${JSON.stringify(enclave.isolation)}`);
     console.log(
       `ecall: small_p50_us=${us(small.p50)} small_p99_us=${us(small.p99)} small_per_s=${small.perSecond.toFixed(0)} ` +
         `small_concurrent_per_s=${smallConcurrent.toFixed(0)} mib_p50_ms=${ms(mib.p50)} mib_p99_ms=${ms(mib.p99)} ` +
-        `mib_per_s=${mib.perSecond.toFixed(1)} target_small_p50_us=100`,
+        `mib_per_s=${mib.perSecond.toFixed(1)} target_small_p50_us=100 ipc_echo_small_p50_us=${us(ipc.p50)} ` +
+        `ratio_to_ipc_echo=${ratio.toFixed(2)} target_ratio=2 sandbox=${sandbox}`,
     );
   } finally {
     await enclave.terminate();
