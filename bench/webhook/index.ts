@@ -5,6 +5,10 @@
  * (uid echoed, a JSONPatch). The pod is Intel's ECDSA sample job opting in to out-of-process quoting (the heaviest
  * mutation: resources, mount, env, volume).
  * Target: p99 < 5 ms (the API server's default timeout is 10 s; the rendered timeoutSeconds is 5).
+ * Also printed: the server's own CPU time per review (process.cpuUsage across the measured window), a figure the
+ * load of a shared machine does not inflate the way it inflates latency, and the load average.
+ * Knobs: WEBHOOK_BENCH_MS (measured window, default 3000), WEBHOOK_BENCH_CLIENTS (default 16),
+ * WEBHOOK_BENCH_PROF=DIR (write the server's --cpu-prof there).
  * Last line: `webhook: reviews_per_s=… p50_ms=… p99_ms=… target_p99_ms=5 …`.
  */
 import { spawn } from 'node:child_process';
