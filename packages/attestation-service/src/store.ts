@@ -1,0 +1,155 @@
+/**
+ * Persistent state on @cloister/storage (PGlite by default, PostgreSQL for replicas; one set of migrations):
+ * policies, policy-signer certificates and signing keys per instance ('' = the real instance, 'simulated'), and the
+ * append-only audit log. Storage failures surface as ServiceError 503 STORAGE_UNAVAILABLE (the caller's request is
+ * not at fault); every other storage failure is a 500.
+ */
+import { StorageError, type MigrationSet, type Queryable, type SqlValue, type Storage } from '@cloister/storage';
+import { ServiceError } from '@cloister/service-kit';
+
+export const ATTESTATION_MIGRATIONS: MigrationSet = {
+  namespace: 'attestation',
+  migrations: [
+    {
+      id: '001-initial',
+      sql: `CREATE TABLE attestation_policies (
+  instance text NOT NULL,
+  attestation_type text NOT NULL,
+  policy_jws text NOT NULL,
+  policy_text text NOT NULL,
+  signer jsonb,
+  version bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (instance, attestation_type)
+);
+CREATE TABLE attestation_policy_certificates (
+  instance text NOT NULL,
+  sha256 text NOT NULL,
+  certificate bytea NOT NULL,
+  added_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (instance, sha256)
+);
+CREATE TABLE attestation_signing_keys (
+  instance text NOT NULL,
+  generation integer NOT NULL,
+  kid text NOT NULL,
+  certificate bytea NOT NULL,
+  private_key bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  not_after timestamptz NOT NULL,
+  retire_at timestamptz,
+  PRIMARY KEY (instance, generation)
+);
+CREATE TABLE attestation_audit (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL,
+  instance text NOT NULL,
+  kind text NOT NULL,
+  actor text,
+  attestation_type text,
+  outcome text NOT NULL,
+  code text,
+  evidence_hash text,
+  evidence bytea,
+  claims jsonb,
+  claims_hash text,
+  tcb_status text,
+  advisories jsonb,
+  policy_hash text,
+  steps jsonb,
+  detail jsonb
+);
+CREATE INDEX attestation_audit_at ON attestation_audit (at);
+CREATE INDEX attestation_audit_evidence ON attestation_audit (evidence_hash);`,
+    },
+  ],
+};
+
+/** Maps storage failures to the HTTP answer: 503 when the database is unreachable, 500 otherwise. */
+export function storageFault(e: unknown): unknown {
+  if (e instanceof StorageError) {
+    if (e.code === 'STORAGE_UNAVAILABLE') return new ServiceError('STORAGE_UNAVAILABLE', 503, 'the database is unavailable; retry later');
+    return new ServiceError('STORAGE_FAILED', 500, 'storage error');
+  }
+  return e;
+}
+
+export async function q<Row>(db: Queryable, sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
+  try {
+    return (await db.query<Row>(sql, params)).rows;
+  } catch (e) {
+    throw storageFault(e);
+  }
+}
+
+export interface StoredPolicy {
+  readonly jws: string;
+  readonly text: string;
+  readonly signer: Record<string, unknown> | null;
+  readonly version: string;
+}
+
+export async function loadPolicy(db: Storage, instance: string, type: string): Promise<StoredPolicy | undefined> {
+  const rows = await q<{ policy_jws: string; policy_text: string; signer: Record<string, unknown> | null; version: string }>(
+    db,
+    'SELECT policy_jws, policy_text, signer, version::text AS version FROM attestation_policies WHERE instance = $1 AND attestation_type = $2',
+    [instance, type],
+  );
+  const r = rows[0];
+  return r === undefined ? undefined : { jws: r.policy_jws, text: r.policy_text, signer: r.signer, version: r.version };
+}
+
+export interface AuditRecord {
+  readonly at: Date;
+  readonly instance: string;
+  readonly kind: 'attestation' | 'policy' | 'certificate' | 'signing-key';
+  readonly actor: string | null;
+  readonly attestationType: string | null;
+  readonly outcome: string;
+  readonly code: string | null;
+  readonly evidenceHash: string | null;
+  readonly evidence: Uint8Array | null;
+  readonly claims: unknown;
+  readonly claimsHash: string | null;
+  readonly tcbStatus: string | null;
+  readonly advisories: readonly string[] | null;
+  readonly policyHash: string | null;
+  readonly steps: unknown;
+  readonly detail: unknown;
+}
+
+const AUDIT_COLUMNS = 16;
+
+/** Inserts records in one statement (multi-row VALUES). */
+export async function insertAudit(db: Queryable, records: readonly AuditRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const params: SqlValue[] = [];
+  const rows: string[] = [];
+  for (const r of records) {
+    const base = params.length;
+    rows.push(`(${Array.from({ length: AUDIT_COLUMNS }, (_, i) => `$${base + i + 1}`).join(', ')})`);
+    const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+    params.push(
+      r.at,
+      r.instance,
+      r.kind,
+      r.actor,
+      r.attestationType,
+      r.outcome,
+      r.code,
+      r.evidenceHash,
+      r.evidence,
+      json(r.claims),
+      r.claimsHash,
+      r.tcbStatus,
+      json(r.advisories),
+      r.policyHash,
+      json(r.steps),
+      json(r.detail),
+    );
+  }
+  await db.query(
+    `INSERT INTO attestation_audit (at, instance, kind, actor, attestation_type, outcome, code, evidence_hash, evidence, claims, claims_hash, tcb_status, advisories, policy_hash, steps, detail) VALUES ${rows.join(', ')}`,
+    params,
+  );
+}
