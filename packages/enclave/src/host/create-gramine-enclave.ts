@@ -29,7 +29,7 @@ import { EnclaveError } from '../errors.js';
 import type { EcallHandler } from '../types.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, frameLimits } from '../runtime/protocol.js';
 import { DEFAULT_MAX_FRAME_BYTES, createStdioChannel } from '../runtime/stdio-channel.js';
-import { findTool } from './sandbox.js';
+import { parentDeathTool } from './sandbox.js';
 import {
   startEnclaveHost,
   type EnclaveHandle,
@@ -119,7 +119,7 @@ export async function createGramineEnclaveProcess<E extends Record<string, Ecall
     }
   };
 
-  const setpriv = findTool('setpriv');
+  const setpriv = parentDeathTool();
   const limits = frameLimits(maxPayloadBytes);
 
   function spawn(): EnclaveTransport {

@@ -22,6 +22,7 @@
  * setpriv, an enclave that spins in JavaScript outlives a host killed by SIGKILL (a host that exits normally or
  * on a signal it handles still kills it). `sandbox: 'unprivileged'` forces the unprivileged chain.
  */
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -80,15 +81,39 @@ export function findTool(name: 'setpriv' | 'unshare' | 'prlimit'): string | null
   return found;
 }
 
+const helpTexts = new Map<string, string>();
+/** True if `tool --help` mentions every option in `options` (util-linux grew them over time: pdeathsig in 2.33). */
+function supports(tool: string, options: readonly string[]): boolean {
+  let text = helpTexts.get(tool);
+  if (text === undefined) {
+    try {
+      text = execFileSync(tool, ['--help'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      text = '';
+    }
+    helpTexts.set(tool, text);
+  }
+  return options.every((o) => (text as string).includes(o));
+}
+
+/** setpriv when it can set a parent-death signal, else null (for launchers other than the sim's chain). */
+export function parentDeathTool(): string | null {
+  const setpriv = findTool('setpriv');
+  return setpriv !== null && supports(setpriv, ['--pdeathsig']) ? setpriv : null;
+}
+
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
 /** The command that starts `node nodeArgs…` inside the sandbox, and what it guarantees. */
 export function sandboxLaunch(nodeArgs: readonly string[], options: SandboxOptions): SandboxLaunch {
-  const prlimit = findTool('prlimit');
-  const setpriv = findTool('setpriv');
-  const unshare = findTool('unshare');
+  const prlimitPath = findTool('prlimit');
+  const setprivPath = findTool('setpriv');
+  const unsharePath = findTool('unshare');
+  const prlimit = prlimitPath !== null && supports(prlimitPath, ['--data']) ? prlimitPath : null;
+  const setpriv = setprivPath !== null && supports(setprivPath, ['--pdeathsig', '--ambient-caps', '--reuid']) ? setprivPath : null;
+  const unshare = unsharePath !== null && supports(unsharePath, ['--kill-child', '--pid', '--net']) ? unsharePath : null;
   const privileged = options.mode === 'auto' && isRoot() && unshare !== null && setpriv !== null && process.platform === 'linux';
   const uid = options.uid ?? 65534;
   const gid = options.gid ?? 65534;
