@@ -283,17 +283,17 @@ describe('hostile enclaves (sim backend)', () => {
       'timeout',
       `
       spin: () => { for (;;); },
-      slow: () => new Promise((r) => setTimeout(() => r('late'), 600)),
+      slow: () => new Promise((r) => setTimeout(() => r('late'), 1500)),
     `,
     );
-    const h = await start(path, { callTimeoutMs: 200, livenessTimeoutMs: 300 });
+    const h = await start(path, { callTimeoutMs: 400, livenessTimeoutMs: 1000 });
     const restarts: number[] = [];
     h.on('restart', (n) => restarts.push(n));
-    await rejectsWith(h.ecalls.slow!(), 'ENCLAVE_TIMEOUT', /within 200 ms/);
+    await rejectsWith(h.ecalls.slow!(), 'ENCLAVE_TIMEOUT', /within 400 ms/);
     assert.equal(await h.ecalls.ping!('same'), 'same');
     assert.deepEqual(restarts, [], 'a responsive enclave is not ended');
     const restarted = new Promise((r) => h.on('restart', r));
-    const spinning = rejectsWith(h.ecalls.spin!(), 'ENCLAVE_TIMEOUT', /within 200 ms/);
+    const spinning = rejectsWith(h.ecalls.spin!(), 'ENCLAVE_TIMEOUT', /within 400 ms/);
     // In flight on the generation that is about to be ended: it fails with the same code.
     const other = rejectsWith(h.ecalls.slow!(), 'ENCLAVE_TIMEOUT');
     await spinning;
