@@ -1,6 +1,6 @@
 /**
- * The host side of the protocol (src/runtime/protocol.ts), shared by both backends: the sim (a forked Node process,
- * IPC) and Gramine (`gramine-sgx`, framed stdio). A backend supplies an {@link EnclaveTransport} factory (one
+ * The host side of the protocol (src/runtime/protocol.ts), shared by both backends: the sim (a sandboxed Node process,
+ * framed channel on its fd 3) and Gramine (`gramine-sgx`, framed stdio). A backend supplies an {@link EnclaveTransport} factory (one
  * transport per enclave process) and the 'load' message; this module does the rest:
  *
  * Calls: `ecalls.name(args)` checks the name against the enclave's 'ready' list (UNKNOWN_CALL), the argument's
@@ -108,7 +108,7 @@ export interface EnclaveHandle<E extends Record<string, EcallHandler<never, unkn
 }
 
 /** One enclave process as seen by the host: a message channel plus the process's life. */
-/** Options both process backends share (sim: fork + IPC; gramine: gramine-sgx + framed stdio). */
+/** Options both process backends share (sim: sandboxed node + framed fd 3; gramine: gramine-sgx + framed stdio). */
 export interface EnclaveProcessCommonOptions {
   readonly ocalls?: Readonly<Record<string, (args: never) => unknown>>;
   /** Largest serialized argument / result / ocall payload, both directions. Default 16 MiB. */

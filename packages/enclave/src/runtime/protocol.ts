@@ -168,7 +168,7 @@ export function fromWireError(error: WireError): EnclaveError {
 }
 
 /**
- * The serialized size of `value` (V8 serializer, as the IPC channel uses). Throws EnclaveError INVALID_ARGUMENT if it
+ * The serialized size of `value` (V8 serializer, as the framed channel uses). Throws EnclaveError INVALID_ARGUMENT if it
  * cannot be cloned (functions, symbols, …) and PAYLOAD_TOO_LARGE if it exceeds `maxBytes`.
  */
 export function checkPayload(value: unknown, maxBytes: number, what: string): number {

@@ -1,6 +1,6 @@
 /**
  * The enclave side of the protocol (protocol.ts), shared by both in-enclave entries: the sim process
- * (enclave-main.ts, over Node IPC) and the Gramine runtime (gramine-main.ts, over the framed stdio channel).
+ * (enclave-main.ts, framed channel on fd 3) and the Gramine runtime (gramine-main.ts, the same frames over stdio).
  *
  * - `load(bundlePath)` imports the bundle (one ESM file whose default export is an EnclaveDefinition) and sends
  *   `{ t: 'ready', ecalls, …readyFields() }` or `{ t: 'load-failed', error }`;
