@@ -5,8 +5,8 @@ import type { Duplex } from 'node:stream';
  *
  * Enclave side: `export default defineEnclave({ ecalls: { name: async (args, ctx) => result } })`.
  * Host side: `const enclave = await createEnclave<typeof definition>(dir, options); await enclave.ecalls.name(args)`.
- * Values cross the boundary by structured serialization (the HTML structured clone algorithm, as Node's
- * the framed channel carries it) with a size limit; nothing else crosses.
+ * Values cross the boundary by structured serialization (the HTML structured clone algorithm: v8.serialize, in
+ * frames of the host channel) with a size limit; nothing else crosses.
  */
 
 /** What an enclave knows about itself (from its SECS / SIGSTRUCT). */
