@@ -96,11 +96,14 @@ export function createBrokerApp(o: BrokerAppOptions): Hono {
   };
   app.post('/keys/:name/release', (c) => release(c, undefined));
   app.post('/keys/:name/:version/release', (c) => release(c, c.req.param('version')));
-  app.get('/keys/:name', async (c) => {
+  const latest = async (c: Context): Promise<Response> => {
     apiVersion(c);
     admin(c);
-    return c.json(await broker.getKey(vaultOf(c, o.scheme), c.req.param('name')));
-  });
+    return c.json(await broker.getKey(vaultOf(c, o.scheme), c.req.param('name') ?? ''));
+  };
+  // The SDK expands `/keys/{name}/{version}` with an empty version to `/keys/{name}/`.
+  app.get('/keys/:name', latest);
+  app.get('/keys/:name/', latest);
   app.get('/keys/:name/:version', async (c) => {
     apiVersion(c);
     admin(c);

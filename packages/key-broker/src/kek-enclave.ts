@@ -3,7 +3,6 @@
  * start it on the sim backend (Gramine on hardware: the same project), and open or create its sealed state.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildEnclave, createEnclave, signEnclaveDir, type Enclave, type HostLogger } from '@cloister/enclave';
@@ -30,11 +29,16 @@ export interface PreparedBrokerEnclave {
   readonly mrsigner: string;
 }
 
-/** The node_modules directory that resolves the enclave's imports (@cloister/ratls, jose, …). */
+/** The node_modules directory that resolves the enclave's imports (@cloister/ratls, jose, …): the nearest upwards. */
 function modulesRoot(): string {
-  const require = createRequire(import.meta.url);
-  // …/node_modules/@cloister/ratls/package.json → …/node_modules
-  return resolve(dirname(require.resolve('@cloister/ratls/package.json')), '..', '..');
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(d, 'node_modules');
+    if (existsSync(join(candidate, '@cloister', 'ratls')) && existsSync(join(candidate, 'jose'))) return candidate;
+    const up = dirname(d);
+    if (up === d) throw new Error('cannot find the node_modules holding @cloister/ratls and jose for the broker enclave build');
+    d = up;
+  }
 }
 
 /** Copies the enclave project into `dir` (sources and manifest only), bundles it and signs it. */

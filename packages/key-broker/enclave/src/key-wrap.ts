@@ -34,14 +34,19 @@ function rsaPublicKey(target: KeyObject | JsonWebKey): KeyObject {
   return key;
 }
 
-/** RFC 5649 AES-KWP with a 256-bit key. */
+function kwpCipher(kek: Uint8Array): string {
+  if (kek.length !== 16 && kek.length !== 24 && kek.length !== 32) throw new TypeError('an AES-KWP key is 128, 192 or 256 bits');
+  return `id-aes${kek.length * 8}-wrap-pad`;
+}
+
+/** RFC 5649 AES-KWP (AES-128/192/256). */
 export function aesKwpWrap(kek: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  const c = createCipheriv('id-aes256-wrap-pad', kek, KWP_AIV);
+  const c = createCipheriv(kwpCipher(kek), kek, KWP_AIV);
   return new Uint8Array(Buffer.concat([c.update(plaintext), c.final()]));
 }
 
 export function aesKwpUnwrap(kek: Uint8Array, wrapped: Uint8Array): Uint8Array {
-  const d = createDecipheriv('id-aes256-wrap-pad', kek, KWP_AIV);
+  const d = createDecipheriv(kwpCipher(kek), kek, KWP_AIV);
   return new Uint8Array(Buffer.concat([d.update(wrapped), d.final()]));
 }
 
