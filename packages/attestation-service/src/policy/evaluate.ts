@@ -193,11 +193,12 @@ export function evaluateMaaPolicy(policy: MaaPolicy, incoming: readonly PolicyCl
 
 /** `x-ms-policy`: the issued claims as an object (a type issued with several values becomes an array). */
 export function issuedClaimsObject(issued: readonly PolicyClaim[]): Record<string, Literal | Literal[]> {
-  const out = Object.create(null) as Record<string, Literal | Literal[]>;
+  const out: Record<string, Literal | Literal[]> = {};
   for (const c of issued) {
-    const prior = out[c.type];
-    if (prior === undefined) out[c.type] = c.value;
-    else out[c.type] = Array.isArray(prior) ? [...prior, c.value] : [prior, c.value];
+    const prior = Object.hasOwn(out, c.type) ? out[c.type] : undefined;
+    const value = prior === undefined ? c.value : Array.isArray(prior) ? [...prior, c.value] : [prior, c.value];
+    // defineProperty: a claim named "__proto__" is an ordinary key, never the prototype.
+    Object.defineProperty(out, c.type, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
