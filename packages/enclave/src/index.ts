@@ -3,8 +3,21 @@
  * (reports, quotes in or out of process, evidence policies), sealing; sim and Gramine backends.
  * See docs/developers/enclave-sdk.md. Enclave code imports from `@cloister/enclave/runtime`.
  */
-export * from './errors.js';
-export * from './types.js';
+export { ENCLAVE_ERROR_CODES, EnclaveError, type EnclaveErrorCode } from './errors.js';
+export {
+  type ConnectionHandler,
+  type ConnectionInfo,
+  type EcallHandler,
+  type EnclaveContext,
+  type EnclaveDefinition,
+  type EnclaveLogger,
+  type EnclaveSelf,
+  type EnclaveServices,
+  type HostEcalls,
+  type OcallHandler,
+  type SealOptions,
+  type SealPolicy,
+} from './types.js';
 export { defineEnclave } from './define.js';
 export { createEnclave, type CreateEnclaveOptions, type Enclave } from './create-enclave.js';
 export {
