@@ -33,6 +33,8 @@ export const ENCLAVE_ERROR_CODES = [
   'CONNECT_REFUSED',
   /** Too many relayed streams, or a stream used after it closed. */
   'STREAM_LIMIT',
+  /** Too many ocall / platform-service requests from one enclave running in the host at once (64). */
+  'REQUEST_LIMIT',
   /** An ecall handler or an ocall threw an error without a code of its own. */
   'CALL_FAILED',
   /** Attestation could not be produced (AESM unreachable, no platform, …). */

@@ -259,6 +259,38 @@ describe('hostile enclaves (sim backend)', () => {
     await answersAgain(h);
   });
 
+  it('an ocall flood is bounded: at most 64 host requests run at once, the rest get REQUEST_LIMIT', async () => {
+    const path = bundle(
+      'ocall-flood',
+      `
+      flood: async (_a, ctx) => {
+        const results = await Promise.allSettled(Array.from({ length: 200 }, () => ctx.ocall('slow', new Uint8Array(1024))));
+        const codes = {};
+        for (const r of results) { const k = r.status === 'fulfilled' ? 'ok' : r.reason.code; codes[k] = (codes[k] ?? 0) + 1; }
+        return codes;
+      },
+    `,
+    );
+    let running = 0;
+    let peak = 0;
+    const h = await start(path, {
+      ocalls: {
+        slow: async () => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setTimeout(r, 100));
+          running--;
+          return 'done';
+        },
+      },
+    });
+    const codes = (await h.ecalls.flood!()) as Record<string, number>;
+    assert.equal(peak, 64);
+    assert.equal(codes.ok, 64);
+    assert.equal(codes.REQUEST_LIMIT, 136);
+    await answersAgain(h);
+  });
+
   it('the EPC budget holds: heap, ArrayBuffer and external memory over heapSizeMiB end the enclave (ENCLAVE_OUT_OF_MEMORY)', async () => {
     const path = bundle(
       'memory',

@@ -178,6 +178,8 @@ export interface EnclaveHostConfig {
 }
 
 const MAX_RESTART_BACKOFF_MS = 5000;
+/** Ocall / platform-service requests one enclave process may have running in the host at once. */
+export const MAX_HOST_REQUESTS = 64;
 const STABLE_AFTER_MS = 10_000;
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -218,6 +220,8 @@ interface Generation {
   readonly relay: RelayHost;
   /** Liveness pings waiting for their pong. */
   readonly pings: Map<number, () => void>;
+  /** Host functions (ocalls, services) running for this process. */
+  requests: number;
 }
 
 type ErrorFactory = () => EnclaveError;
@@ -302,7 +306,15 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
     }
   }
 
+  /**
+   * Run a host function for the enclave (ocall, platform service) and reply. At most MAX_HOST_REQUESTS run at once
+   * per enclave process (each holds its deserialized arguments, ≤ maxPayloadBytes): more get REQUEST_LIMIT.
+   */
   function answer(g: Generation, id: number, work: () => unknown): void {
+    if (g.requests >= MAX_HOST_REQUESTS) {
+      reply(g, id, { ok: false, error: { code: 'REQUEST_LIMIT', message: `at most ${MAX_HOST_REQUESTS} ocall / service requests in flight` } });
+      return;
+    }
     let result: unknown;
     try {
       result = work();
@@ -310,9 +322,16 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
       reply(g, id, { ok: false, error: toWireError(err) });
       return;
     }
+    g.requests++;
     Promise.resolve(result).then(
-      (value) => reply(g, id, { ok: true, value }),
-      (err: unknown) => reply(g, id, { ok: false, error: toWireError(err) }),
+      (value) => {
+        g.requests--;
+        reply(g, id, { ok: true, value });
+      },
+      (err: unknown) => {
+        g.requests--;
+        reply(g, id, { ok: false, error: toWireError(err) });
+      },
     );
   }
 
@@ -464,6 +483,7 @@ export async function startEnclaveHost<E extends Record<string, EcallHandler<nev
         signal: null,
         fault: undefined,
         pings: new Map(),
+        requests: 0,
         relay: createRelayHost({
           send: (message) => sendTo(g, message),
           reply: (id, outcome) => reply(g, id, outcome),
