@@ -204,13 +204,27 @@ export class KeyBroker {
         throw new KeyBrokerError('BadParameter', `threshold must be 1-${members.length}`);
       }
       await this.#exclusive(async () =>
-        storage.transaction(async (tx) => {
+        this.#tx(async (tx) => {
           for (const m of members) await tx.query('INSERT INTO kb_members (kid, jwk) VALUES ($1, $2)', [m.kid, JSON.stringify(m.jwk)]);
           await this.#setMeta(tx, 'threshold', g.threshold);
           await this.#appendLedger(tx, 'genesis', { members: members.map((m) => m.jwk), threshold: g.threshold, signingKey: this.signingJwk });
           await this.#refreshShares(tx);
         }),
       );
+    }
+  }
+
+  /**
+   * A storage transaction whose refusals stay ours: the storage layer reports anything thrown inside as a
+   * StorageError, with our KeyBrokerError as its cause.
+   */
+  async #tx<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await this.#o.storage.transaction(fn);
+    } catch (e) {
+      const cause = (e as { cause?: unknown }).cause;
+      if (cause instanceof KeyBrokerError) throw cause;
+      throw e;
     }
   }
 
@@ -311,7 +325,7 @@ export class KeyBroker {
     const policy = policyFromRequest(body['release_policy']) ?? null;
     const row = await this.#generate({ name, kty: String(body['kty']), size: body['key_size'], crv: body['crv'], ops: body['key_ops'], attributes: this.#attributes(body['attributes'], policy ?? undefined), tags: this.#tags(body['tags']), policy });
     await this.#exclusive(() =>
-      this.#o.storage.transaction(async (tx) => {
+      this.#tx(async (tx) => {
         await this.#insertKey(tx, row);
         await this.#appendLedger(tx, 'key_created', { name, version: row.version, kty: row.kty, release_policy: policy, by: 'admin' });
       }),
@@ -352,7 +366,7 @@ export class KeyBroker {
       release_policy: policy,
     };
     await this.#exclusive(() =>
-      this.#o.storage.transaction(async (tx) => {
+      this.#tx(async (tx) => {
         await this.#insertKey(tx, row);
         await this.#appendLedger(tx, 'key_imported', { name, version, kty: row.kty, release_policy: policy, by: 'admin' });
       }),
@@ -504,7 +518,7 @@ export class KeyBroker {
       const members = await this.#members();
       if (members.size === 0) throw new KeyBrokerError('ProposalInvalid', 'governance is off (no members)');
       const p = await verifyProposal(jws, members);
-      return this.#o.storage.transaction(async (tx) => {
+      return this.#tx(async (tx) => {
         const exists = await tx.query('SELECT 1 FROM kb_proposals WHERE id = $1', [p.id]);
         if (exists.rows.length > 0) throw new KeyBrokerError('Conflict', `proposal ${p.id} was already submitted`);
         await tx.query('INSERT INTO kb_proposals (id, jws, actions, proposer, state) VALUES ($1, $2, $3, $4, $5)', [p.id, jws as string, JSON.stringify(p.actions), p.proposer, 'open']);
@@ -535,7 +549,7 @@ export class KeyBroker {
       const b = await verifyBallot(jws, id, members);
       if (view.state !== 'open') throw new KeyBrokerError('ProposalNotOpen', `proposal ${id} is ${view.state}`);
       if (view.ballots.some((x) => x.member === b.member)) throw new KeyBrokerError('BallotReplayed', `member ${b.member} already voted on ${id}`, { rule: 'replay' });
-      return this.#o.storage.transaction(async (tx) => {
+      return this.#tx(async (tx) => {
         await tx.query('INSERT INTO kb_ballots (proposal, member, vote, jws) VALUES ($1, $2, $3, $4)', [id, b.member, b.vote, jws as string]);
         await this.#appendLedger(tx, 'ballot', { proposal: id, member: b.member, vote: b.vote, ballot: jws });
         const threshold = (await this.#meta<number>('threshold', tx)) ?? 1;
