@@ -98,6 +98,7 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--pcs <url>', 'Intel PCS base URL (default https://api.trustedservices.intel.com)')
     .option('--api-key <key>', 'Intel PCS subscription key (Ocp-Apim-Subscription-Key)')
     .option('--out <file>', 'write the bundle here instead of stdout')
+    .option('--trust-root <file>', 'verify the fetched collateral against this root instead of the Intel SGX Root CA (repeatable)', collect)
     .option('--json', 'report as JSON')
     .action(collateralFetchCommand);
 

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadDcapCases, repoRoot } from '@cloister/testkit';
 import { bin, run } from './run-cli.js';
 
@@ -133,10 +133,13 @@ test('cloister collateral fetch from a PCCS (real collateral, real headers), the
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://pccs');
     seen.push(url.pathname + url.search);
-    const route = url.pathname.replace('/sgx/certification/v4/', '');
+    // Under /tampered the TCB info says every level is UpToDate (the signature no longer matches).
+    const tampered = url.pathname.startsWith('/tampered/');
+    const route = url.pathname.replace(/^\/tampered/, '').replace('/sgx/certification/v4/', '');
     if (route === 'tcb' && url.searchParams.get('fmspc')?.toLowerCase() === '00a067110000') {
       res.writeHead(200, { 'TCB-Info-Issuer-Chain': encodeURIComponent(col['tcb_info_issuer_chain']!) });
-      res.end(`{"tcbInfo":${col['tcb_info']},"signature":"${col['tcb_info_signature']}"}`);
+      const tcbInfo = tampered ? col['tcb_info']!.replace(/"tcbStatus":"[A-Za-z]+"/g, '"tcbStatus":"UpToDate"') : col['tcb_info'];
+      res.end(`{"tcbInfo":${tcbInfo},"signature":"${col['tcb_info_signature']}"}`);
     } else if (route === 'qe/identity') {
       res.writeHead(200, { 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(col['qe_identity_issuer_chain']!) });
       res.end(`{"enclaveIdentity":${col['qe_identity']},"signature":"${col['qe_identity_signature']}"}`);
@@ -165,6 +168,13 @@ test('cloister collateral fetch from a PCCS (real collateral, real headers), the
     const v = await run(['verify', join(c.dir, 'quote.bin'), '--collateral', out, '--now', c.json.now, '--json']);
     assert.equal(v.code, 0, v.stdout);
     assert.equal((JSON.parse(v.stdout) as { status: string }).status, c.json.expect!.status);
+    // A tampered answer is verified before it is written: refused, and no file.
+    const tamperedOut = join(dirname(out), 'tampered.json');
+    const bad = await run(['collateral', 'fetch', join(c.dir, 'quote.bin'), '--pccs', `${base}/tampered`, '--out', tamperedOut, '--json']);
+    assert.equal(bad.code, 1);
+    assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'TCB_INFO_INVALID_SIGNATURE');
+    assert.equal(existsSync(tamperedOut), false);
+
     const missing = await run(['collateral', 'fetch', join(c.dir, 'quote.bin'), '--pccs', `${base}/nothing`, '--json']);
     assert.equal(missing.code, 1);
     assert.equal((JSON.parse(missing.stdout) as { error: { code: string } }).error.code, 'COLLATERAL_UNAVAILABLE');

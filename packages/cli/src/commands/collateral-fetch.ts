@@ -1,9 +1,21 @@
-/** `cloister collateral fetch QUOTE [--pccs URL] [--out FILE]`: the collateral bundle a quote needs. */
+/**
+ * `cloister collateral fetch QUOTE [--pccs URL] [--out FILE]`: the collateral bundle a quote needs. What was fetched is
+ * verified (signatures and chains to the Intel root, or to `--trust-root`) before it is written: a tampered answer is
+ * refused with its verification code, never saved.
+ */
 import { writeFileSync } from 'node:fs';
-import { collateralRequestForQuote, parseQuote, serializeCollateralBundle, unwrapEvidence } from '@cloister/dcap';
-import { createPccsProvider, createPcsProvider } from '@cloister/dcap/node';
+import {
+  INTEL_SGX_ROOT_CA,
+  QuoteVerifier,
+  collateralRequestForQuote,
+  parseQuote,
+  serializeCollateralBundle,
+  trustAnchorFromCertificate,
+  unwrapEvidence,
+} from '@cloister/dcap';
+import { createPccsProvider, createPcsProvider, nodeCryptoProvider } from '@cloister/dcap/node';
 import { CliError } from '../errors.js';
-import { readBinaryInput } from '../io.js';
+import { readBinaryInput, readInputFile } from '../io.js';
 import { printJson, reportFailure } from '../output.js';
 
 export interface CollateralFetchOptions {
@@ -11,6 +23,7 @@ export interface CollateralFetchOptions {
   readonly pcs?: string;
   readonly apiKey?: string;
   readonly out?: string;
+  readonly trustRoot?: string[];
   readonly json?: boolean;
 }
 
@@ -27,6 +40,11 @@ export async function collateralFetchCommand(quotePath: string, opts: Collateral
             ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}),
           });
     const bundle = await provider.getCollateral(request);
+    const trustAnchors =
+      opts.trustRoot !== undefined && opts.trustRoot.length > 0
+        ? opts.trustRoot.map((f) => trustAnchorFromCertificate(readInputFile(f, 'trust root')))
+        : [INTEL_SGX_ROOT_CA];
+    await new QuoteVerifier({ crypto: nodeCryptoProvider(), trustAnchors }).verifyCollateral(bundle);
     const text = serializeCollateralBundle(bundle);
     if (opts.out !== undefined) {
       try {
