@@ -92,6 +92,7 @@ export async function upCommand(opts: UpOptions): Promise<void> {
   const logs: unknown[] = [];
   say(`cloister up: a simulated SGX node running ${userEnclave ?? 'the hello-world enclave-aware container'} (SIMULATED: no protection)\n`);
   try {
+    step = 'arguments';
     let args: unknown = { name: opts.name ?? 'world' };
     if (opts.args !== undefined) {
       try {
