@@ -29,3 +29,31 @@ export { decodePng, pngDimensions, type RgbaImage } from './ocr/png.js';
 export { ctcGreedyDecode, loadCharacters, recPreprocess, REC_HEIGHT } from './ocr/recognize.js';
 export { dbPostprocess, detPreprocess } from './ocr/detect.js';
 export { ortWasmPath, ppocrModelPaths, readPpocrModelFiles } from './ocr/node-files.js';
+export { HPKE_ENC_BYTES, HPKE_SUITE_IDS, ReplayWindow, generateHpkeKeyPair, hpkeInfo, hpkeSuite, openRequest, sealRequest, type HpkeKeyPair, type OpenedRequest, type SealedRequest } from './hpke.js';
+export {
+  errorBody,
+  parseInferenceRequest,
+  type Datatype,
+  type InferenceRequest,
+  type InferenceResponse,
+  type ModelMetadata,
+  type RequestInput,
+  type ResponseOutput,
+  type TensorMetadata,
+} from './oip.js';
+export {
+  MAX_RELEASE_VALUE_CHARS,
+  generateKeyEncryptionKey,
+  keyHsmOf,
+  unwrapReleasedKey,
+  wrapKeyForJwk,
+  type KeyEncryptionKey,
+  type KeyWrapAlgorithm,
+} from './key-release.js';
+export { ENCLAVE_WASM_PATH, INFERENCE_ENCLAVE_MODULE, prepareInferenceEnclave, type PrepareEnclaveOptions, type PreparedEnclave } from './host/prepare.js';
+export { httpKeyRelease, type EnclaveEvidence, type HttpKeyReleaseOptions, type KeyReleaser } from './host/key-release.js';
+export { localKeyRelease, type LocalKeyReleaseOptions } from './host/local-key-release.js';
+export { startInferenceServer, type InferenceServer, type InferenceServerOptions } from './host/server.js';
+export { connectNodeClient, type NodeClientOptions, type NodeInferenceClient } from './client/node.js';
+export { connectBrowserClient, type BrowserClientOptions, type BrowserInferenceClient, type VerifiedEnclave } from './client/browser.js';
+export { ocrRequest, ocrResult, type RecognizedText } from './client/common.js';

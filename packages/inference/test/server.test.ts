@@ -1,0 +1,146 @@
+/**
+ * Confidential OCR end to end on the sim backend: the encrypted PP-OCR model, its key released (in process, by the
+ * same verification a broker does) only after attestation, the server in the enclave over attested TLS; the Node
+ * client (RA-TLS) and the browser client (evidence + HPKE) recognise the sample image; the wire properties of the
+ * HPKE layer; request limits and typed errors.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PolicyError } from '@cloister/policy';
+import { connectBrowserClient } from '../src/client/browser.js';
+import { connectNodeClient, type NodeInferenceClient } from '../src/client/node.js';
+import { ocrRequest } from '../src/client/common.js';
+import { InferenceError } from '../src/errors.js';
+import { hpkeInfo, sealRequest } from '../src/hpke.js';
+import { localKeyRelease } from '../src/host/local-key-release.js';
+import { startInferenceServer, type InferenceServer } from '../src/host/server.js';
+import { fromBase64 } from '../src/bytes.js';
+import { insecureFetch, makeWorld, SAMPLE_TEXT, type World } from './world.js';
+
+let world: World;
+let server: InferenceServer;
+let client: NodeInferenceClient;
+
+before(async () => {
+  world = await makeWorld('infer');
+  const policy = { mrenclave: world.enclave.mrenclave, mrsigner: world.enclave.mrsigner, allowSimulated: true };
+  server = await startInferenceServer({
+    enclaveDir: world.enclave.dir,
+    platform: world.platformDir,
+    blob: world.model.blob,
+    collateral: world.collateralText,
+    keyReleaser: localKeyRelease({ key: world.model.key, policy, verifyOptions: { collateral: world.collateral, trustAnchors: world.anchors }, modelHash: world.model.hash }),
+    limits: { maxBodyBytes: 1024 * 1024, maxImageBytes: 512 * 1024, maxPixels: 1_000_000 },
+  });
+  client = await connectNodeClient({
+    url: server.url,
+    policy: { mrenclave: world.enclave.mrenclave, allowSimulated: true },
+    verifyOptions: { collateral: world.collateral, trustRoots: world.anchors },
+    expectedModelHash: world.model.hash,
+  });
+});
+
+after(async () => {
+  client?.close();
+  await server?.close();
+  world?.cleanup();
+});
+
+test('the Node client verifies the enclave over attested TLS and recognises the sample image', async () => {
+  assert.equal(client.attestation.identity.mrenclave, world.enclave.mrenclave);
+  assert.equal(client.document['model-hash'], world.model.hash);
+  assert.equal(server.modelHash, world.model.hash);
+  assert.equal(await client.ready(), true);
+  const meta = await client.metadata('ppocr');
+  assert.deepEqual(meta.inputs, [{ name: 'image', datatype: 'BYTES', shape: [1] }]);
+  const result = await client.recognize(world.sample);
+  assert.equal(result.text, SAMPLE_TEXT);
+  assert.equal(result.lines.length, 2);
+  for (const line of result.lines) assert.ok(line.confidence > 0.9);
+});
+
+test('the browser client verifies the evidence with dcap + policy and recognises the image through HPKE', async () => {
+  const browser = await connectBrowserClient({
+    url: server.url,
+    policy: { mrenclave: world.enclave.mrenclave, allowSimulated: true },
+    trustAnchors: world.anchors,
+    fetch: insecureFetch,
+  });
+  assert.equal(browser.identity.mrenclave, world.enclave.mrenclave);
+  assert.equal(browser.document['model-hash'], world.model.hash);
+  const result = await browser.recognize(world.sample);
+  assert.equal(result.text, SAMPLE_TEXT);
+  // Another enclave identity in the policy: the engine's typed refusal.
+  await assert.rejects(
+    connectBrowserClient({ url: server.url, policy: { mrenclave: '00'.repeat(32), allowSimulated: true }, trustAnchors: world.anchors, fetch: insecureFetch }),
+    (e: unknown) => PolicyError.is(e) && e.code === 'POLICY_MISMATCH' && e.rule === 'mrenclave',
+  );
+});
+
+test('wire: a request replayed on another HPKE context fails, a replayed request is refused, a response opens for its client only', async () => {
+  const ev = (await (await insecureFetch(`${server.url}/v2/cloister/evidence`)).json()) as { runtimeData: string };
+  const runtimeData = fromBase64(ev.runtimeData)!;
+  const pk = fromBase64(client.document['hpke-public-key'])!;
+  const info = await hpkeInfo(runtimeData);
+  const plaintext = new TextEncoder().encode(JSON.stringify({ model: 'ppocr', request: ocrRequest(world.sample) }));
+  const a = await sealRequest(pk, info, plaintext);
+  const b = await sealRequest(pk, info, plaintext);
+  const post = (body: Uint8Array) =>
+    insecureFetch(`${server.url}/v2/cloister/hpke`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: body as Uint8Array<ArrayBuffer> });
+  // A's ciphertext under B's encapsulated key: another context, the AEAD does not open.
+  const spliced = new Uint8Array(a.body);
+  spliced.set(b.body.subarray(0, 65), 0);
+  const r1 = await post(spliced);
+  assert.equal(r1.status, 400);
+  assert.equal(((await r1.json()) as { code: string }).code, 'HPKE_DECRYPT_FAILED');
+  // A as sent: answered, and only A's context opens the answer.
+  const r2 = await post(a.body);
+  assert.equal(r2.status, 200);
+  const sealedAnswer = new Uint8Array(await r2.arrayBuffer());
+  await assert.rejects(b.openResponse(sealedAnswer), (e: unknown) => InferenceError.is(e) && e.code === 'HPKE_DECRYPT_FAILED');
+  const answer = JSON.parse(new TextDecoder().decode(await a.openResponse(sealedAnswer))) as { status: number; body: { outputs: { name: string; data: string[] }[] } };
+  assert.equal(answer.status, 200);
+  assert.deepEqual(answer.body.outputs.find((o) => o.name === 'text')?.data, SAMPLE_TEXT.split('\n'));
+  // A again, byte for byte: refused.
+  const r3 = await post(a.body);
+  assert.equal(r3.status, 400);
+  assert.equal(((await r3.json()) as { code: string }).code, 'REPLAYED');
+  // A flipped ciphertext byte: does not open.
+  const flipped = new Uint8Array(b.body);
+  flipped[flipped.length - 1]! ^= 1;
+  assert.equal(((await (await post(flipped)).json()) as { code: string }).code, 'HPKE_DECRYPT_FAILED');
+});
+
+test('limits and typed errors: body size, image bomb, malformed requests, unknown model, policy refusal', async () => {
+  const code = (e: unknown): string | undefined => (InferenceError.is(e) ? (e.remoteCode ?? e.code) : undefined);
+  // A PNG header declaring 100 000 × 100 000 pixels: refused from the IHDR, nothing inflated.
+  const bomb = new Uint8Array(64);
+  bomb.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+  new DataView(bomb.buffer).setUint32(16, 100_000);
+  new DataView(bomb.buffer).setUint32(20, 100_000);
+  await assert.rejects(client.recognize(bomb), (e: unknown) => code(e) === 'TOO_LARGE' && (e as InferenceError).status === 413);
+  // Over maxImageBytes (512 KiB) but under maxBodyBytes.
+  await assert.rejects(client.recognize(new Uint8Array(600 * 1024)), (e: unknown) => code(e) === 'TOO_LARGE');
+  // Over maxBodyBytes (1 MiB): refused from Content-Length.
+  await assert.rejects(client.recognize(new Uint8Array(900 * 1024)), (e: unknown) => code(e) === 'TOO_LARGE');
+  await assert.rejects(client.recognize(new TextEncoder().encode('not a png at all, just text')), (e: unknown) => code(e) === 'INVALID_IMAGE');
+  await assert.rejects(client.infer('ppocr', { inputs: [] }), (e: unknown) => code(e) === 'INVALID_REQUEST');
+  await assert.rejects(
+    client.infer('ppocr-rec', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 10], data: [1, 2, 3] }] }),
+    (e: unknown) => code(e) === 'INVALID_REQUEST',
+  );
+  await assert.rejects(client.infer('nope', { inputs: [] }), (e: unknown) => code(e) === 'MODEL_NOT_FOUND' && (e as InferenceError).status === 404);
+  await assert.rejects(
+    connectNodeClient({ url: server.url, policy: { mrenclave: world.enclave.mrenclave }, verifyOptions: { collateral: world.collateral, trustRoots: world.anchors } }),
+    (e: unknown) => PolicyError.is(e) && e.rule === 'simulated',
+  );
+  await assert.rejects(
+    connectNodeClient({
+      url: server.url,
+      policy: { mrenclave: world.enclave.mrenclave, allowSimulated: true },
+      verifyOptions: { collateral: world.collateral, trustRoots: world.anchors },
+      expectedModelHash: '00'.repeat(32),
+    }),
+    (e: unknown) => InferenceError.is(e) && e.code === 'EVIDENCE_INVALID',
+  );
+});
