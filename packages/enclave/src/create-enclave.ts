@@ -46,7 +46,10 @@ export interface CreateEnclaveOptions {
   readonly connect?: ConnectPolicy;
   /** Most relayed streams open at once (default 64). */
   readonly maxStreams?: number;
-  /** Sim: 'auto' (default; namespaces and a dropped uid when root) or 'unprivileged' (docs/security.md). */
+  /**
+   * Sim: 'auto' (default; namespaces and a dropped uid as root, or through a user namespace where allowed) or
+   * 'unprivileged' (no namespaces; docs/security.md).
+   */
   readonly sandbox?: SandboxMode;
   /**
    * Backend `gramine`: the launcher and its arguments, run in the enclave directory. Default

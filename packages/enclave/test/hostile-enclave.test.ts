@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -335,26 +335,58 @@ describe('hostile enclaves (sim backend)', () => {
     assert.deepEqual(restarts, [1]);
   });
 
-  for (const [sandbox, signal] of [
-    ['auto', 'SIGKILL'],
-    ['unprivileged', 'SIGTERM'],
-    ['unprivileged', 'SIGKILL'],
+  for (const [sandbox, signal, hostUser] of [
+    ['auto', 'SIGKILL', 'root'],
+    ['auto', 'SIGKILL', 'nobody'],
+    ['unprivileged', 'SIGTERM', 'root'],
+    ['unprivileged', 'SIGKILL', 'root'],
   ] as const) {
-    it(`a host killed with ${signal} takes its spinning enclave with it (sandbox: ${sandbox})`, async () => {
-      const path = bundle(`spin-${sandbox}-${signal}`, `spin: () => { for (;;); },`);
-      const script = join(dir, `host-${sandbox}-${signal}.mjs`);
+    it(`a host (${IS_ROOT ? hostUser : 'this user'}) killed with ${signal} takes its spinning enclave with it (sandbox: ${sandbox})`, async (t) => {
+      // A world-readable directory: the host may run as uid 65534.
+      const shared = mkdtempSync(join(tmpdir(), 'cloister-hostile-host-'));
+      chmodSync(shared, 0o755);
+      t.after(() => rmSync(shared, { recursive: true, force: true }));
+      const path = join(shared, 'spin.mjs');
+      writeFileSync(
+        path,
+        `import { defineEnclave } from ${JSON.stringify(DEFINE_URL)};
+import net from 'node:net';
+export default defineEnclave({ ecalls: {
+  spin: () => { for (;;); },
+  inside: () => new Promise((res) => {
+    const s = net.connect(9, '127.0.0.1');
+    const done = (network) => res({ pid: process.pid, ppid: process.ppid, network });
+    s.on('connect', () => { s.destroy(); done('connected'); });
+    s.on('error', (e) => done(e.code));
+  }),
+} });
+`,
+      );
+      const script = join(shared, 'host.mjs');
       writeFileSync(
         script,
         `const { createSimEnclaveProcess } = await import(${JSON.stringify(HOST_URL)});
 const services = { self: () => (${JSON.stringify(SELF)}) };
 const h = await createSimEnclaveProcess({ bundlePath: ${JSON.stringify(path)}, services, heapSizeMiB: 32, sandbox: ${JSON.stringify(sandbox)}, callTimeoutMs: 0 });
+const inside = await h.ecalls.inside();
 h.ecalls.spin().catch(() => {});
-setTimeout(() => process.stdout.write('spinning\\n'), 200);
+setTimeout(() => process.stdout.write(JSON.stringify({ isolation: h.isolation, inside }) + '\\n'), 200);
 `,
       );
-      const host = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const asNobody = IS_ROOT && hostUser === 'nobody';
+      const host = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], ...(asNobody ? { uid: 65534, gid: 65534 } : {}) });
       const [line] = (await once(host.stdout, 'data')) as [Buffer];
-      assert.match(line.toString(), /spinning/);
+      const report = JSON.parse(line.toString()) as { isolation: { pidNamespace: boolean; networkNamespace: boolean; userNamespace: boolean }; inside: { pid: number; ppid: number; network: string } };
+      if (sandbox === 'auto' && (IS_ROOT || report.isolation.userNamespace)) {
+        // Root: namespaces from root; a host without privilege: from a user namespace (where the kernel allows it).
+        assert.equal(report.isolation.userNamespace, asNobody || !IS_ROOT);
+        assert.equal(report.inside.pid, 1);
+        assert.equal(report.inside.ppid, 0);
+        assert.notEqual(report.inside.network, 'connected');
+        assert.equal(report.isolation.networkNamespace, true);
+      } else {
+        assert.equal(report.isolation.pidNamespace, false);
+      }
       const chain = Number(readFileSync(`/proc/${host.pid}/task/${host.pid}/children`, 'latin1').trim().split(' ')[0]);
       const enclavePid = deepestChild(chain);
       assert.ok(alive(enclavePid), 'the enclave runs');
@@ -363,7 +395,7 @@ setTimeout(() => process.stdout.write('spinning\\n'), 200);
       for (let i = 0; i < 200 && alive(enclavePid); i++) await new Promise((r) => setTimeout(r, 25));
       assert.equal(alive(enclavePid), false, 'the enclave died with its host');
       // And a fresh enclave from this host answers.
-      const fresh = await start(bundle(`after-${sandbox}-${signal}`, ''), { sandbox });
+      const fresh = await start(bundle(`after-${sandbox}-${signal}-${hostUser}`, ''), { sandbox });
       assert.equal(await fresh.ecalls.ping!(2), 2);
     });
   }

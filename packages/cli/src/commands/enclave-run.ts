@@ -75,7 +75,7 @@ export async function enclaveRunCommand(dir: string, opts: EnclaveRunOptions): P
     const isolation = enclave.isolation;
     if (isolation !== undefined && !isolation.networkNamespace) {
       process.stderr.write(
-        'warning: this sim enclave can open network sockets itself (no network namespace: needs root and unshare); ' +
+        'warning: this sim enclave can open network sockets itself (no network namespace: needs root, or user namespaces, and unshare); ' +
           'ctx.connect is not its only way out\n',
       );
     }

@@ -10,8 +10,8 @@
  *    directory grants its subtree); no `--allow-fs-write`, `--allow-child-process`, `--allow-worker`,
  *    `--allow-addons`, `--allow-wasi` (plus `--no-addons`);
  *  - `process.kill`, `process._kill`, `_debugProcess` and the credential setters locked before enclave code loads;
- *  - sandbox.ts: own process group always; parent-death signal (setpriv); as root: PID and network namespaces and
- *    an unprivileged uid; RLIMIT_DATA;
+ *  - sandbox.ts: own process group always; parent-death signal (setpriv); PID and network namespaces and an
+ *    unprivileged uid as root, or through a user namespace without root where the kernel allows it; RLIMIT_DATA;
  *  - memory: `--max-old-space-size=<heapSizeMiB>` plus the host's watchdog (memory-watchdog.ts) on private memory
  *    above the measured baseline: over budget → ENCLAVE_OUT_OF_MEMORY (a V8 heap OOM is reported the same way);
  *  - the environment is exactly `env`, names on the allowlist of package/env-policy.ts (ENV_NOT_ALLOWED).
@@ -51,7 +51,7 @@ export interface SimEnclaveProcessOptions extends EnclaveProcessCommonOptions {
    * (heap, ArrayBuffers, external) above the process's measured baseline. Over it: ENCLAVE_OUT_OF_MEMORY.
    */
   readonly heapSizeMiB: number;
-  /** 'auto' (default): namespaces and a dropped uid when root; 'unprivileged': never (sandbox.ts). */
+  /** 'auto' (default): namespaces and a dropped uid (as root, or in a user namespace where allowed); 'unprivileged': none. */
   readonly sandbox?: SandboxMode;
   /** uid / gid of the enclave when the host is root (default 65534). */
   readonly uid?: number;

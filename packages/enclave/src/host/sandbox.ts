@@ -14,13 +14,19 @@
  *                                   the host runs
  *   node --experimental-permission … enclave-main.js
  *
+ * Without root, where the kernel allows unprivileged user namespaces (probed once: `unshare --user` actually run),
+ * the namespaces come from a user namespace instead:
+ *   unshare --user --map-user=65534 --map-group=65534 --pid --net --fork --kill-child=SIGKILL
+ * (the enclave is uid 65534 inside its own user namespace, with no capability anywhere; outside it is the host's
+ * uid, but it sees no process outside its PID namespace and has no network).
+ *
  * Always, whatever the privilege: the process is spawned detached (its own session and process group, so a
  * group signal from inside reaches only itself), and enclave-main locks `process.kill`/`_kill` before any enclave
- * code loads. Without root (or without unshare), there is no PID or network namespace and no uid change: the host
- * still survives (locked kill, own process group, parent-death signal, bounded channel), but the enclave can open
- * sockets itself and signal other processes of the same uid through nothing but a bug in the lock. Without
- * setpriv, an enclave that spins in JavaScript outlives a host killed by SIGKILL (a host that exits normally or
- * on a signal it handles still kills it). `sandbox: 'unprivileged'` forces the unprivileged chain.
+ * code loads. Without root and without user namespaces (or without unshare), there is no PID or network namespace
+ * and no uid change: the host still survives (locked kill, own process group, parent-death signal, bounded
+ * channel), but the enclave can open sockets itself, and a bypass of the lock could signal processes of the same
+ * uid. Without setpriv, an enclave that spins in JavaScript outlives a host killed by SIGKILL (a host that exits
+ * normally or on a signal it handles still kills it). `sandbox: 'unprivileged'` forces the chain without namespaces.
  */
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -34,8 +40,10 @@ export interface SimIsolation {
   readonly processGroup: true;
   /** process.kill / process._kill locked before enclave code loads (always). */
   readonly killLocked: true;
-  /** The uid the enclave runs as, or null when it is the host's. */
+  /** The uid the enclave runs as, or null when it is the host's (outside a user namespace). */
   readonly uid: number | null;
+  /** The namespaces come from an unprivileged user namespace (the host is not root). */
+  readonly userNamespace: boolean;
   readonly pidNamespace: boolean;
   /** True: the enclave has no network of its own (ctx.connect is the only way out). False: it can open sockets. */
   readonly networkNamespace: boolean;
@@ -96,6 +104,21 @@ function supports(tool: string, options: readonly string[]): boolean {
   return options.every((o) => (text as string).includes(o));
 }
 
+let usernsWorks: boolean | undefined;
+const USERNS_ARGS = ['--user', '--map-user=65534', '--map-group=65534', '--pid', '--net', '--fork', '--kill-child=SIGKILL'] as const;
+/** True if this process can create a user + PID + network namespace (run once, cached). */
+function unprivilegedNamespaces(unshare: string): boolean {
+  if (usernsWorks === undefined) {
+    try {
+      execFileSync(unshare, [...USERNS_ARGS, '--', unshare, '--version'], { timeout: 5000, stdio: 'ignore' });
+      usernsWorks = true;
+    } catch {
+      usernsWorks = false;
+    }
+  }
+  return usernsWorks;
+}
+
 /** setpriv when it can set a parent-death signal, else null (for launchers other than the sim's chain). */
 export function parentDeathTool(): string | null {
   const setpriv = findTool('setpriv');
@@ -115,6 +138,13 @@ export function sandboxLaunch(nodeArgs: readonly string[], options: SandboxOptio
   const setpriv = setprivPath !== null && supports(setprivPath, ['--pdeathsig', '--ambient-caps', '--reuid']) ? setprivPath : null;
   const unshare = unsharePath !== null && supports(unsharePath, ['--kill-child', '--pid', '--net']) ? unsharePath : null;
   const privileged = options.mode === 'auto' && isRoot() && unshare !== null && setpriv !== null && process.platform === 'linux';
+  const userns =
+    !privileged &&
+    options.mode === 'auto' &&
+    process.platform === 'linux' &&
+    unshare !== null &&
+    supports(unshare, ['--map-user', '--map-group']) &&
+    unprivilegedNamespaces(unshare);
   const uid = options.uid ?? 65534;
   const gid = options.gid ?? 65534;
   const chain: string[] = [];
@@ -135,6 +165,7 @@ export function sandboxLaunch(nodeArgs: readonly string[], options: SandboxOptio
       '--',
     );
   }
+  if (userns) chain.push(unshare as string, ...USERNS_ARGS, '--');
   chain.push(process.execPath, ...nodeArgs);
   const [command, ...args] = chain as [string, ...string[]];
   return {
@@ -144,8 +175,9 @@ export function sandboxLaunch(nodeArgs: readonly string[], options: SandboxOptio
       processGroup: true,
       killLocked: true,
       uid: privileged ? uid : null,
-      pidNamespace: privileged,
-      networkNamespace: privileged,
+      userNamespace: userns,
+      pidNamespace: privileged || userns,
+      networkNamespace: privileged || userns,
       parentDeathSignal: setpriv !== null,
       kernelDataLimitMiB: prlimit !== null ? options.dataLimitMiB : null,
     }),
