@@ -51,7 +51,10 @@ export interface SimEnclaveProcessOptions extends EnclaveProcessCommonOptions {
    * (heap, ArrayBuffers, external) above the process's measured baseline. Over it: ENCLAVE_OUT_OF_MEMORY.
    */
   readonly heapSizeMiB: number;
-  /** 'auto' (default): namespaces and a dropped uid (as root, or in a user namespace where allowed); 'unprivileged': none. */
+  /**
+   * 'auto' (default): namespaces and a dropped uid (as root, or in a user namespace where allowed);
+   * 'unprivileged': none.
+   */
   readonly sandbox?: SandboxMode;
   /** uid / gid of the enclave when the host is root (default 65534). */
   readonly uid?: number;
