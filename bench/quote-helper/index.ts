@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ import { Platform, enclaveIdentity, ereportFor, type EnclaveIdentity } from '@cl
 import { repoRoot } from '@cloister/testkit';
 
 const DURATION_MS = Number(process.env.QUOTE_HELPER_BENCH_MS ?? 3000);
-const SLOW_CONNECTIONS = 256;
+const SLOW_CONNECTIONS = Number(process.env.QUOTE_HELPER_SLOW_CONNECTIONS ?? 256);
 const SLOW_INTERVAL_MS = 2000;
 const TARGET_SUCCESS = 0.99;
 const TARGET_P99_MS = 50;
@@ -70,6 +70,8 @@ interface AttackFigures {
   readonly success: number;
   readonly p99: number;
   readonly attackOpened: number;
+  /** Failed legitimate calls by error code. */
+  readonly failures: Readonly<Record<string, number>>;
 }
 
 /** Legitimate clients beside the slow-client attack: every call counts, a failed one as a failure (not a throw). */
@@ -90,6 +92,7 @@ async function underAttack(socketPath: string, report: Uint8Array, bufSize: numb
     const lat: number[] = [];
     let attempts = 0;
     let ok = 0;
+    const failures: Record<string, number> = {};
     const end = performance.now() + Math.max(DURATION_MS, 3000);
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -99,8 +102,9 @@ async function underAttack(socketPath: string, report: Uint8Array, bufSize: numb
           try {
             const { quote } = await client.getQuote(report, { bufSize });
             if (quote.length === bufSize && parseQuote(quote).body.report.reportData[0] === 0x5a) ok++;
-          } catch {
-            // counted as a failure
+          } catch (e) {
+            const code = (e as { code?: string }).code ?? 'UNKNOWN';
+            failures[code] = (failures[code] ?? 0) + 1;
           }
           lat.push(performance.now() - t);
         }
@@ -111,9 +115,19 @@ async function underAttack(socketPath: string, report: Uint8Array, bufSize: numb
     attacker.kill('SIGTERM');
     await exited;
     const opened = Number(/opened=(\d+)/.exec(out)?.[1] ?? NaN);
-    return { attempts, success: ok / attempts, p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]!, attackOpened: opened };
+    return { attempts, success: ok / attempts, p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]!, attackOpened: opened, failures };
   } finally {
     if (attacker.exitCode === null) attacker.kill('SIGKILL');
+  }
+}
+
+/** Peak resident set of a process (VmHWM, Linux), MiB; NaN where /proc is not available. */
+function peakRssMiB(pid: number | undefined): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
   }
 }
 
@@ -143,6 +157,7 @@ async function main(): Promise<void> {
     const results: [number, Figures][] = [];
     for (const c of [1, 8, 64]) results.push([c, await run(client, report, bufSize, c)]);
     const slow = await underAttack(socketPath, report, bufSize, 8);
+    const agentPeakMiB = peakRssMiB(agent.pid);
     console.log(`quote-helper on ${process.version}: agent in its own process, simulated QE, quote ${bufSize} bytes`);
     for (const [c, f] of results) {
       console.log(`  ${String(c).padStart(2)} clients: ${Math.round(f.perSecond).toLocaleString('en-US')} quotes/s, p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms`);
@@ -150,17 +165,19 @@ async function main(): Promise<void> {
     console.log(
       `  8 clients beside ${SLOW_CONNECTIONS} slow connections (1 byte / ${SLOW_INTERVAL_MS / 1000} s, ${slow.attackOpened} opened in all): ` +
         `${slow.attempts} calls, ${(slow.success * 100).toFixed(2)} % succeeded (target ≥ ${TARGET_SUCCESS * 100} %), ` +
-        `p99 ${slow.p99.toFixed(2)} ms (target < ${TARGET_P99_MS} ms)`,
+        `p99 ${slow.p99.toFixed(2)} ms (target < ${TARGET_P99_MS} ms)` +
+        (Object.keys(slow.failures).length === 0 ? '' : `; failures: ${JSON.stringify(slow.failures)}`),
     );
     const kv = results
       .map(([c, f]) => `c${c}_quotes_per_s=${Math.round(f.perSecond)} c${c}_p99_ms=${f.p99.toFixed(2)}`)
       .join(' ');
     const slowKv =
-      `slow256_success=${slow.success.toFixed(4)} slow256_target_success=${TARGET_SUCCESS} ` +
-      `slow256_success_ratio=${(slow.success / TARGET_SUCCESS).toFixed(3)} slow256_p99_ms=${slow.p99.toFixed(2)} ` +
-      `slow256_target_p99_ms=${TARGET_P99_MS} slow256_p99_ratio=${(slow.p99 / TARGET_P99_MS).toFixed(3)} ` +
-      `slow256_calls=${slow.attempts} slow256_attack_connections=${slow.attackOpened}`;
-    console.log(`quote-helper: ${kv} quote_bytes=${bufSize} ${slowKv}`);
+      `slow${SLOW_CONNECTIONS}_success=${slow.success.toFixed(4)} slow${SLOW_CONNECTIONS}_target_success=${TARGET_SUCCESS} ` +
+      `slow${SLOW_CONNECTIONS}_success_ratio=${(slow.success / TARGET_SUCCESS).toFixed(3)} slow${SLOW_CONNECTIONS}_p99_ms=${slow.p99.toFixed(2)} ` +
+      `slow${SLOW_CONNECTIONS}_target_p99_ms=${TARGET_P99_MS} slow${SLOW_CONNECTIONS}_p99_ratio=${(slow.p99 / TARGET_P99_MS).toFixed(3)} ` +
+      `slow${SLOW_CONNECTIONS}_calls=${slow.attempts} slow${SLOW_CONNECTIONS}_attack_connections=${slow.attackOpened}`;
+    console.log(`  agent peak RSS ${agentPeakMiB.toFixed(0)} MiB`);
+    console.log(`quote-helper: ${kv} quote_bytes=${bufSize} ${slowKv} agent_peak_rss_mib=${agentPeakMiB.toFixed(0)}`);
   } finally {
     agent?.kill('SIGTERM');
     rmSync(root, { recursive: true, force: true });

@@ -3,10 +3,10 @@
  * `/readyz` (readiness: every resource registered, or why not). GET and HEAD only; unknown paths are 404.
  *
  * Slow clients (docs/security.md): request headers are capped at 8 KiB (431 above); a connection must deliver its
- * request headers within 3 s of connecting or of its previous response (keep-alive), and connections waiting for
- * headers have a small budget of their own, beyond which they get 250 ms (./net/connection-gate.ts) — so trickling
- * clients cannot take the slots kubelet probes and Prometheus scrapes need. Node's own headersTimeout/requestTimeout
- * stay as a second line, checked every second instead of Node's default 30 s.
+ * request headers within 3 s of connecting or of its previous response (keep-alive); connections waiting for headers
+ * have a small budget of their own, beyond which they get 250 ms, and beyond 128 connections 50 ms
+ * (./net/connection-gate.ts) — so trickling clients cannot take what kubelet probes and Prometheus scrapes need.
+ * Node's own headersTimeout/requestTimeout stay as a second line, checked every second instead of Node's default 30 s.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -23,7 +23,7 @@ export interface HttpLimits {
   readonly maxPendingConnections?: number;
   /** Deadline of a waiting connection beyond maxPendingConnections, ms. Default 250. */
   readonly overflowTimeoutMs?: number;
-  /** All open connections (the oldest beyond the pending budget is closed for a newcomer). Default 128. */
+  /** Open connections before new ones get only a 50 ms probation (nothing admitted is closed for them). Default 128. */
   readonly maxConnections?: number;
 }
 

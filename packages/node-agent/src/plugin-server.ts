@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { chmod, mkdir } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { BoundSocketFile, claimSocketPath, probeSocket, type SocketProbe } from '@cloister/aesm';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -26,7 +27,9 @@ import {
 } from '../gen/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/api_pb.js';
 import { AgentError } from './errors.js';
 import { clip } from './util/clip.js';
-import { devicePluginServiceDefinition, unixTarget, type DevicePluginHandlers } from './grpc/services.js';
+import { ConnectionGate, type ConnectionGateLimits } from './net/connection-gate.js';
+import { readHttp2Preface } from './net/http2-preface.js';
+import { devicePluginServiceDefinition, type DevicePluginHandlers } from './grpc/services.js';
 import { HEALTHY, type AgentMetrics, type ContainerAllocation, type DeviceResource, type PluginDevice } from './types.js';
 
 /** AgentMetrics that records nothing. */
@@ -55,6 +58,8 @@ export interface DevicePluginServerOptions {
   readonly socketMode?: number;
   /** Called when a client (kubelet) ended a ListAndWatch stream, with the number of streams still open. */
   readonly onListAndWatchEnded?: (remainingStreams: number) => void;
+  /** Connection admission on the socket. Default DEVICE_PLUGIN_CONNECTION_LIMITS. */
+  readonly connectionLimits?: ConnectionGateLimits;
 }
 
 // Socket-path ownership (stale-socket probe, inode check, unlink on stop) is shared with the quote helper: @cloister/aesm.
@@ -95,8 +100,9 @@ export const MAX_STATUS_DETAILS = 1024;
  *   - keepalive: the server pings every 60 s and drops a peer that does not answer within 10 s;
  *   - max_connection_idle_ms 5 min: a connection with no open stream is closed (kubelet's carries ListAndWatch);
  *   - no max_connection_age: it would end kubelet's ListAndWatch stream, which kubelet treats as the plugin failing.
- * The connection-level defence against peers that never complete the HTTP/2 preface is the socket's 0660 root-owned
- * mode in kubelet's root-only directory (docs/security.md).
+ * Before grpc-js sees a connection, the listener (this module's own, handing connections to grpc-js through a
+ * connection injector) holds it in a ConnectionGate until the 24-byte HTTP/2 client preface has arrived
+ * (DEVICE_PLUGIN_CONNECTION_LIMITS): a peer that trickles or never sends it cannot take what kubelet needs.
  */
 export const DEVICE_PLUGIN_GRPC_OPTIONS: Readonly<Record<string, number>> = Object.freeze({
   'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -106,6 +112,18 @@ export const DEVICE_PLUGIN_GRPC_OPTIONS: Readonly<Record<string, number>> = Obje
   'grpc.max_connection_idle_ms': 5 * 60_000,
   // channelz keeps per-call bookkeeping a device plugin never reads; off, Allocate tail latency drops.
   'grpc.enable_channelz': 0,
+});
+
+/**
+ * Connections to a plugin socket: kubelet keeps one (plus short-lived ones on restarts). A connection must send the
+ * HTTP/2 preface within 2 s; 8 may wait that long, any more get 250 ms; beyond 64 open connections a new one gets a
+ * 50 ms probation (nothing admitted is closed for it).
+ */
+export const DEVICE_PLUGIN_CONNECTION_LIMITS: ConnectionGateLimits = Object.freeze({
+  maxPending: 8,
+  pendingTimeoutMs: 2_000,
+  overflowTimeoutMs: 250,
+  maxConnections: 64,
 });
 
 /** The grpc status for an error thrown by the resource; the message keeps the resource's reason. */
@@ -145,6 +163,8 @@ export class DevicePluginServer {
   readonly #onListAndWatchEnded: ((remaining: number) => void) | undefined;
   readonly #streams = new Set<OpenStream>();
   #server: grpc.Server | undefined;
+  #listener: Server | undefined;
+  readonly #gate: ConnectionGate;
   #socketFile: BoundSocketFile | undefined;
   #unsubscribeMetrics: (() => void) | undefined;
   #state: 'new' | 'starting' | 'serving' | 'stopping' | 'stopped' = 'new';
@@ -158,6 +178,18 @@ export class DevicePluginServer {
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? 1000;
     this.#socketMode = options.socketMode ?? 0o660;
     this.#onListAndWatchEnded = options.onListAndWatchEnded;
+    this.#gate = new ConnectionGate({
+      ...(options.connectionLimits ?? DEVICE_PLUGIN_CONNECTION_LIMITS),
+      onDrop: (_socket, reason) => {
+        this.#metrics.error(`connection_${reason}`);
+        this.#logger.debug({ event: 'plugin_connection_dropped', reason }, 'plugin socket connection closed');
+      },
+    });
+  }
+
+  /** Connections open on the socket, and those still waiting for the HTTP/2 preface. */
+  get connections(): { readonly open: number; readonly pending: number; readonly overflow: number } {
+    return { open: this.#gate.open, pending: this.#gate.pending, overflow: this.#gate.overflow };
   }
 
   /** Number of ListAndWatch streams currently open. */
@@ -186,17 +218,25 @@ export class DevicePluginServer {
       await this.#clearStaleSocket();
       const server = new grpc.Server({ ...DEVICE_PLUGIN_GRPC_OPTIONS });
       server.addService(devicePluginServiceDefinition, this.#handlers());
+      this.#server = server;
+      // h2c over our own listener: connections reach grpc-js only once they have sent the HTTP/2 preface.
+      const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+      const listener = createServer({ pauseOnConnect: true }, (socket) => this.#onConnection(socket, injector));
       await new Promise<void>((resolve, reject) => {
-        server.bindAsync(unixTarget(this.socketPath), grpc.ServerCredentials.createInsecure(), (err) => {
-          if (err) reject(err);
-          else resolve();
+        listener.once('error', reject);
+        listener.listen({ path: this.socketPath, backlog: 511 }, () => {
+          listener.off('error', reject);
+          resolve();
         });
       });
-      this.#server = server;
+      listener.on('error', (err) => this.#logger.error({ event: 'plugin_listener_error', err }, 'plugin socket listener error'));
+      this.#listener = listener;
       await chmod(this.socketPath, this.#socketMode);
       this.#socketFile = await BoundSocketFile.record(this.socketPath);
     } catch (err) {
       this.#state = 'stopped';
+      this.#listener?.close();
+      this.#listener = undefined;
       if (this.#server) {
         this.#server.forceShutdown();
         this.#server = undefined;
@@ -230,6 +270,11 @@ export class DevicePluginServer {
     }
     this.#streams.clear();
     const intact = this.socketIntact();
+    // Stop accepting (Node unlinks the path as the listener closes); connections already handed over drain below.
+    const listener = this.#listener;
+    this.#listener = undefined;
+    const listenerClosed =
+      listener === undefined ? Promise.resolve() : new Promise<void>((resolve) => listener.close(() => resolve()));
     if (server) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -241,14 +286,38 @@ export class DevicePluginServer {
           resolve();
         });
       });
-      // Node closes the listener synchronously and unlinks the path itself; this covers anything left behind.
       server.forceShutdown();
     }
+    this.#gate.closeAll();
+    await listenerClosed;
     this.#server = undefined;
     await this.#socketFile?.release(intact);
     this.#socketFile = undefined;
     this.#state = 'stopped';
     this.#logger.info({ event: 'plugin_stopped', socket: this.socketPath }, 'device plugin stopped');
+  }
+
+  #onConnection(socket: Socket, injector: grpc.ConnectionInjector): void {
+    // Errors surface through close; this keeps an ECONNRESET from being an uncaught 'error' event.
+    socket.on('error', () => {});
+    if (this.#state !== 'serving' && this.#state !== 'starting') {
+      socket.destroy();
+      return;
+    }
+    if (!this.#gate.accept(socket)) return;
+    readHttp2Preface(socket).then(
+      (received) => {
+        if (socket.destroyed) return;
+        this.#gate.complete(socket);
+        socket.unshift(received);
+        injector.injectConnection(socket);
+      },
+      () => {
+        if (socket.destroyed) return;
+        this.#metrics.error('connection_not_http2');
+        socket.destroy();
+      },
+    );
   }
 
   async #clearStaleSocket(): Promise<void> {

@@ -16,6 +16,12 @@ import { createEpcResource } from '../src/resources/epc.js';
 import { manualHealth } from '../src/resources/health.js';
 import { AgentError } from '../src/errors.js';
 import { KubeletDouble } from '../src/testing/kubelet-double.js';
+import { DevicePluginClient, UNIX_CLIENT_CHANNEL_OPTIONS, unixTarget } from '../src/grpc/services.js';
+import { AllocateRequestSchema, ContainerAllocateRequestSchema } from '../gen/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/api_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { FakeResource, RecordingMetrics } from './grpc-fake-resource.js';
 import { CLIP_CHARS, clip, quoteClipped } from '../src/util/clip.js';
 
 test('clip: short strings unchanged; long ones cut to 64 characters plus their UTF-8 size', () => {
@@ -91,4 +97,95 @@ test('the gRPC server limits: message size, streams per connection, keepalive, i
   assert.ok((DEVICE_PLUGIN_GRPC_OPTIONS['grpc.keepalive_time_ms'] ?? 0) > 0);
   assert.ok((DEVICE_PLUGIN_GRPC_OPTIONS['grpc.max_connection_idle_ms'] ?? 0) > 0);
   assert.equal(DEVICE_PLUGIN_GRPC_OPTIONS['grpc.max_connection_age_ms'], undefined);
+});
+
+/** Connections that send the HTTP/2 preface one byte every `intervalMs`, reopened as soon as they are closed. */
+function slowPrefaces(path: string, count: number, intervalMs: number): { stop(): void; readonly opened: () => number } {
+  let stopped = false;
+  let opened = 0;
+  const sockets = new Set<Socket>();
+  const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  const open = (): void => {
+    if (stopped) return;
+    const s = connect(path);
+    opened++;
+    sockets.add(s);
+    let sent = 0;
+    let timer: NodeJS.Timeout | undefined;
+    s.on('error', () => {});
+    s.on('connect', () => {
+      timer = setInterval(() => {
+        if (!s.destroyed && sent < preface.length - 1) s.write(preface.subarray(sent, ++sent));
+      }, intervalMs);
+    });
+    s.on('close', () => {
+      clearInterval(timer);
+      sockets.delete(s);
+      setImmediate(open);
+    });
+  };
+  for (let i = 0; i < count; i++) open();
+  return {
+    stop() {
+      stopped = true;
+      for (const s of sockets) s.destroy();
+    },
+    opened: () => opened,
+  };
+}
+
+test('plugin socket: 40 connections trickling the HTTP/2 preface beside new kubelet connections, all Allocate calls succeed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cloister-dp-slow-'));
+  const resource = new FakeResource();
+  const metrics = new RecordingMetrics();
+  const server = new DevicePluginServer({ pluginDir: dir, resource, metrics });
+  await server.start();
+  const attack = slowPrefaces(server.socketPath, 40, 100);
+  t.after(async () => {
+    attack.stop();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  while (server.connections.open < 40) await new Promise((r) => setTimeout(r, 10));
+  let ok = 0;
+  const failures: string[] = [];
+  // Each round dials a new connection, as kubelet does after a restart; until the attack has been cut and renewed.
+  for (let round = 0; (round < 10 || attack.opened() < 80) && round < 500; round++) {
+    const client = new DevicePluginClient(unixTarget(server.socketPath), grpc.credentials.createInsecure(), UNIX_CLIENT_CHANNEL_OPTIONS);
+    try {
+      const request = create(AllocateRequestSchema, {
+        containerRequests: [create(ContainerAllocateRequestSchema, { devicesIds: ['epc-0'] })],
+      });
+      await new Promise<void>((resolve, reject) =>
+        client.allocate(request, { deadline: Date.now() + 5000 }, (err) => (err ? reject(err) : resolve())),
+      );
+      ok++;
+    } catch (e) {
+      failures.push(String((e as grpc.ServiceError).code));
+    } finally {
+      client.close();
+    }
+  }
+  assert.deepEqual(failures, []);
+  assert.ok(ok >= 10);
+  assert.ok(attack.opened() >= 80, 'trickling connections were closed (and came back)');
+  assert.ok(server.connections.pending <= 8);
+  assert.ok(metrics.errors.some((e) => e === 'connection_overflow_timeout'));
+});
+
+test('plugin socket: a connection that does not open with the HTTP/2 preface is closed before grpc-js sees it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cloister-dp-preface-'));
+  const metrics = new RecordingMetrics();
+  const server = new DevicePluginServer({ pluginDir: dir, resource: new FakeResource(), metrics });
+  await server.start();
+  t.after(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const s = connect(server.socketPath);
+  s.on('error', () => {});
+  await once(s, 'connect');
+  s.write('GET / HTTP/1.1\r\n\r\n');
+  await once(s, 'close');
+  assert.deepEqual(metrics.errors, ['connection_not_http2']);
 });

@@ -169,7 +169,7 @@ describe('examples/helloworld/job.yaml', () => {
     assert.equal(at(mount, 'mountPath'), '/var/run/aesmd');
     assert.equal(at(spec, 'restartPolicy'), 'Never');
     assert.equal(at(job(), 'spec', 'backoffLimit'), 0);
-    assert.match(readFileSync(jobFile, 'utf8'), /#.*enclave-SDK issue/, 'the placeholder image is explained');
+    assert.match(readFileSync(jobFile, 'utf8'), /#.*SIMULATED SGX node/, 'says where it runs as shipped');
   });
 
   it('gets no /dev/sgx_provision: no provision request, no device mount', () => {

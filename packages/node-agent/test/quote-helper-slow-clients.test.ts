@@ -194,7 +194,7 @@ test('a pending slot that frees goes to the oldest connection beyond the budget'
   }
 });
 
-test('maxConnections: the oldest connection beyond the pending budget is closed for a new one', async () => {
+test('beyond maxConnections: a new connection is on probation — a complete request is served, nothing admitted is closed', async () => {
   const { server, metrics, path } = await serve({
     requestTimeoutMs: 60_000,
     maxPendingConnections: 2,
@@ -207,16 +207,18 @@ test('maxConnections: the oldest connection beyond the pending budget is closed 
       const s = connect(path);
       s.on('error', () => {});
       silent.push(s);
-      // One at a time, so that age order is connection order.
-      await until(`connection ${i + 1} accepted`, () => server.openConnections === i + 1);
     }
-    const firstOverflowClosed = once(silent[2]!, 'close');
+    await until('6 connections accepted', () => server.openConnections === 6);
     const client = new AesmClient({ socketPath: path });
-    assert.equal(await client.getSupportedAttKeyIdNum(), 1);
-    await firstOverflowClosed;
-    assert.equal(metrics.of('evicted'), 1);
+    assert.equal(await client.getSupportedAttKeyIdNum(), 1, 'served from probation');
+    // A silent connection beyond the cap is closed after its probation; the six admitted ones stay.
+    const extra = connect(path);
+    extra.on('error', () => {});
+    await once(extra, 'close');
+    assert.equal(metrics.of('probation_timeout'), 1);
     assert.equal(metrics.of('max_connections'), 0);
-    assert.equal(silent[0]!.destroyed || silent[1]!.destroyed, false, 'the pending connections were not touched');
+    assert.equal(server.openConnections, 6);
+    assert.ok(silent.every((s) => !s.destroyed), 'the admitted connections were not touched');
   } finally {
     for (const s of silent) s.destroy();
     await server.stop();

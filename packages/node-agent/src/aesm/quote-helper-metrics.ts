@@ -33,8 +33,8 @@ export type QuoteHelperRejection =
   | 'max_connections'
   /** Beyond the pending budget and no complete frame within overflowTimeoutMs. */
   | 'overflow_timeout'
-  /** Beyond the pending budget, closed at maxConnections to admit a newer connection. */
-  | 'evicted'
+  /** Accepted beyond maxConnections and no complete frame within the probation window (50 ms). */
+  | 'probation_timeout'
   /** Socket error while reading or writing. */
   | 'socket_error';
 

@@ -10,9 +10,11 @@
  *   - `overflow`: every waiting connection beyond `maxPending`, allowed only `overflowTimeoutMs` — long enough for a
  *     local client that writes its request right after connecting, far too short to hold a slot by trickling bytes.
  *     When a pending slot frees, the oldest overflow connection moves up.
- * All connections (waiting or being answered) are capped at `maxConnections`; at the cap the oldest overflow
- * connection is closed to make room (it has had the longest of its short window), and only when nothing is in
- * overflow is the new connection refused.
+ *   - `probation`: once `maxConnections` are open (waiting or being answered), a new connection is still read, but
+ *     only for `probationTimeoutMs` (default 50 ms): a client that wrote its request with its connect is served, a
+ *     flood of silent connections beyond the cap costs one short timer each and takes nothing from anyone. Nothing
+ *     already admitted is ever closed to make room. At most `maxProbation` (default maxConnections) are on probation;
+ *     beyond that a new connection is refused.
  *
  * Deadlines are checked one event-loop turn late (setImmediate after the timer): a request already in the kernel
  * buffer when the deadline passes is read first, so a server busy with other work never drops a client that did send.
@@ -27,9 +29,9 @@ export type GateDropReason =
   | 'overflow_timeout'
   /** In the pending lane past pendingTimeoutMs. */
   | 'pending_timeout'
-  /** Closed (oldest overflow connection) to admit a newer one at maxConnections. */
-  | 'evicted'
-  /** Refused at maxConnections with nothing in overflow to evict. */
+  /** Accepted beyond maxConnections and no complete request within probationTimeoutMs. */
+  | 'probation_timeout'
+  /** Refused: maxConnections open and maxProbation on probation. */
   | 'refused';
 
 export interface ConnectionGateLimits {
@@ -37,8 +39,12 @@ export interface ConnectionGateLimits {
   readonly maxPending: number;
   /** Deadline of a waiting connection beyond maxPending, ms. */
   readonly overflowTimeoutMs: number;
-  /** All open connections; must be above maxPending. */
+  /** Open connections (waiting or being answered) before new ones go on probation; must be above maxPending. */
   readonly maxConnections: number;
+  /** Deadline of a connection accepted beyond maxConnections, ms. Default min(50, overflowTimeoutMs). */
+  readonly probationTimeoutMs?: number;
+  /** Connections on probation at once. Default maxConnections. */
+  readonly maxProbation?: number;
   /** Deadline of a pending connection, ms; unset: the protocol layer enforces its own. */
   readonly pendingTimeoutMs?: number;
 }
@@ -48,7 +54,7 @@ export interface ConnectionGateOptions extends ConnectionGateLimits {
   readonly onDrop?: (socket: Socket, reason: GateDropReason) => void;
 }
 
-type Lane = 'pending' | 'overflow';
+type Lane = 'pending' | 'overflow' | 'probation';
 
 interface Waiting {
   readonly lane: Lane;
@@ -66,10 +72,13 @@ export class ConnectionGate {
   readonly maxConnections: number;
   readonly overflowTimeoutMs: number;
   readonly pendingTimeoutMs: number | undefined;
+  readonly probationTimeoutMs: number;
+  readonly maxProbation: number;
   readonly #onDrop: ((socket: Socket, reason: GateDropReason) => void) | undefined;
   /** Insertion order is age order: the first entry is the oldest. */
   readonly #pending = new Map<Socket, Waiting>();
   readonly #overflow = new Map<Socket, Waiting>();
+  readonly #probation = new Map<Socket, Waiting>();
   readonly #open = new Set<Socket>();
   #peakPending = 0;
 
@@ -78,6 +87,10 @@ export class ConnectionGate {
     checkLimit(options.maxConnections, options.maxPending + 1, 'maxConnections (above maxPending)');
     checkLimit(options.overflowTimeoutMs, 1, 'overflowTimeoutMs');
     if (options.pendingTimeoutMs !== undefined) checkLimit(options.pendingTimeoutMs, 1, 'pendingTimeoutMs');
+    this.probationTimeoutMs = options.probationTimeoutMs ?? Math.min(50, options.overflowTimeoutMs);
+    checkLimit(this.probationTimeoutMs, 1, 'probationTimeoutMs');
+    this.maxProbation = options.maxProbation ?? options.maxConnections;
+    checkLimit(this.maxProbation, 0, 'maxProbation');
     this.maxPending = options.maxPending;
     this.maxConnections = options.maxConnections;
     this.overflowTimeoutMs = options.overflowTimeoutMs;
@@ -85,9 +98,14 @@ export class ConnectionGate {
     this.#onDrop = options.onDrop;
   }
 
-  /** Open connections (waiting or being answered). */
+  /** Open connections (waiting, being answered, or on probation). */
   get open(): number {
     return this.#open.size;
+  }
+
+  /** Connections accepted beyond maxConnections, on their short probation. */
+  get probation(): number {
+    return this.#probation.size;
   }
 
   /** Waiting connections in the pending lane (never above maxPending). */
@@ -107,17 +125,15 @@ export class ConnectionGate {
 
   /** A new connection. False when it was refused (and destroyed). */
   accept(socket: Socket): boolean {
-    if (this.#open.size >= this.maxConnections) {
-      const oldest = this.#overflow.keys().next();
-      if (oldest.done === true) {
-        this.#drop(socket, 'refused');
-        return false;
-      }
-      this.#drop(oldest.value, 'evicted');
+    const atCap = this.#open.size - this.#probation.size >= this.maxConnections;
+    if (atCap && this.#probation.size >= this.maxProbation) {
+      this.#drop(socket, 'refused');
+      return false;
     }
     this.#open.add(socket);
     socket.once('close', () => this.#forget(socket));
-    this.#wait(socket);
+    if (atCap) this.#enter(socket, 'probation');
+    else this.#wait(socket);
     return true;
   }
 
@@ -128,7 +144,7 @@ export class ConnectionGate {
 
   /** An admitted connection waits for another request (HTTP keep-alive): it takes a waiting slot again. */
   waitAgain(socket: Socket): void {
-    if (!this.#open.has(socket) || this.#pending.has(socket) || this.#overflow.has(socket) || socket.destroyed) return;
+    if (!this.#open.has(socket) || this.#leaveable(socket) || socket.destroyed) return;
     this.#wait(socket);
   }
 
@@ -146,9 +162,19 @@ export class ConnectionGate {
     else this.#enter(socket, 'overflow');
   }
 
+  #map(lane: Lane): Map<Socket, Waiting> {
+    return lane === 'pending' ? this.#pending : lane === 'overflow' ? this.#overflow : this.#probation;
+  }
+
+  #leaveable(socket: Socket): boolean {
+    return this.#pending.has(socket) || this.#overflow.has(socket) || this.#probation.has(socket);
+  }
+
   #enter(socket: Socket, lane: Lane): void {
-    const ms = lane === 'pending' ? this.pendingTimeoutMs : this.overflowTimeoutMs;
-    const reason: GateDropReason = lane === 'pending' ? 'pending_timeout' : 'overflow_timeout';
+    const ms = lane === 'pending' ? this.pendingTimeoutMs : lane === 'overflow' ? this.overflowTimeoutMs : this.probationTimeoutMs;
+    const reason: GateDropReason =
+      lane === 'pending' ? 'pending_timeout' : lane === 'overflow' ? 'overflow_timeout' : 'probation_timeout';
+    const map = this.#map(lane);
     let entry: Waiting;
     const timer =
       ms === undefined
@@ -156,26 +182,21 @@ export class ConnectionGate {
         : setTimeout(() => {
             // One more turn of the event loop: a request already received is read before the deadline applies.
             setImmediate(() => {
-              const map = lane === 'pending' ? this.#pending : this.#overflow;
               if (map.get(socket) === entry) this.#drop(socket, reason);
             });
           }, ms);
     timer?.unref();
     entry = { lane, timer };
-    if (lane === 'pending') {
-      this.#pending.set(socket, entry);
-      if (this.#pending.size > this.#peakPending) this.#peakPending = this.#pending.size;
-    } else {
-      this.#overflow.set(socket, entry);
-    }
+    map.set(socket, entry);
+    if (lane === 'pending' && this.#pending.size > this.#peakPending) this.#peakPending = this.#pending.size;
   }
 
   /** Removes the socket from its waiting lane; returns the lane it was in. */
   #leave(socket: Socket): Lane | undefined {
-    const entry = this.#pending.get(socket) ?? this.#overflow.get(socket);
+    const entry = this.#pending.get(socket) ?? this.#overflow.get(socket) ?? this.#probation.get(socket);
     if (entry === undefined) return undefined;
     clearTimeout(entry.timer);
-    (entry.lane === 'pending' ? this.#pending : this.#overflow).delete(socket);
+    this.#map(entry.lane).delete(socket);
     return entry.lane;
   }
 
