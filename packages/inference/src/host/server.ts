@@ -6,7 +6,7 @@
  */
 import { createEnclave, type CreateEnclaveOptions, type Enclave, type EcallHandler, type EnclaveDefinition, type HostLogger } from '@cloister/enclave';
 import type { Platform } from '@cloister/sgx-sim';
-import { InferenceError } from '../errors.js';
+import { INFERENCE_ERROR_CODES, InferenceError, type InferenceErrorCode } from '../errors.js';
 import type { InferenceLimits } from '../limits.js';
 import type { StartArgs, StartResult } from '../enclave/main.js';
 import type { KeyReleaser } from './key-release.js';
@@ -56,6 +56,18 @@ export interface InferenceServer {
   close(): Promise<void>;
 }
 
+/**
+ * An error out of an ecall: enclave code throws InferenceErrors, which cross the boundary with their code (as the
+ * SDK's EnclaveError); give them back their type. Other errors (ENCLAVE_CRASHED, …) stay as they are.
+ */
+function fromEnclave(e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (!InferenceError.is(e) && typeof code === 'string' && (INFERENCE_ERROR_CODES as readonly string[]).includes(code)) {
+    return new InferenceError(code as InferenceErrorCode, (e as Error).message, { cause: e });
+  }
+  return e;
+}
+
 export async function startInferenceServer(options: InferenceServerOptions): Promise<InferenceServer> {
   const model = options.model ?? 'ppocr';
   const t0 = performance.now();
@@ -76,12 +88,16 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
   const t1 = performance.now();
   let listener: Awaited<ReturnType<typeof enclave.listen>> | undefined;
   try {
-    const started = await enclave.ecalls.start({
-      model,
-      blob: options.blob,
-      ...(options.collateral !== undefined ? { collateral: options.collateral } : {}),
-      ...(options.limits !== undefined ? { limits: options.limits } : {}),
-    });
+    const started = await enclave.ecalls
+      .start({
+        model,
+        blob: options.blob,
+        ...(options.collateral !== undefined ? { collateral: options.collateral } : {}),
+        ...(options.limits !== undefined ? { limits: options.limits } : {}),
+      })
+      .catch((e: unknown) => {
+        throw fromEnclave(e);
+      });
     const t2 = performance.now();
     listener = await enclave.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
     let value: string;
@@ -92,7 +108,9 @@ export async function startInferenceServer(options: InferenceServerOptions): Pro
       throw new InferenceError('KEY_RELEASE_FAILED', 'the key was not released', { cause: e });
     }
     const t3 = performance.now();
-    await enclave.ecalls.installKey({ value });
+    await enclave.ecalls.installKey({ value }).catch((e: unknown) => {
+      throw fromEnclave(e);
+    });
     const t4 = performance.now();
     const { host, port } = listener;
     const l = listener;
