@@ -29,7 +29,7 @@ import { EnclaveError } from '../errors.js';
 import type { EcallHandler } from '../types.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, frameLimits } from '../runtime/protocol.js';
 import { DEFAULT_MAX_FRAME_BYTES, createStdioChannel } from '../runtime/stdio-channel.js';
-import { parentDeathTool } from './sandbox.js';
+import { parentDeathTool, trackGroup, untrackGroup } from './sandbox.js';
 import {
   startEnclaveHost,
   type EnclaveHandle,
@@ -139,8 +139,7 @@ export async function createGramineEnclaveProcess<E extends Record<string, Ecall
         child.kill('SIGKILL');
       }
     };
-    const onHostExit = (): void => killGroup();
-    process.on('exit', onHostExit);
+    if (pid !== undefined) trackGroup(pid);
     let fault: EnclaveError | undefined;
     const exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null, error?: EnclaveError) => void> = [];
     const messageListeners: Array<(message: unknown) => void> = [];
@@ -149,7 +148,7 @@ export async function createGramineEnclaveProcess<E extends Record<string, Ecall
     const exit = (code: number | null, signal: NodeJS.Signals | null, error?: EnclaveError): void => {
       if (gone) return;
       gone = true;
-      process.removeListener('exit', onHostExit);
+      if (pid !== undefined) untrackGroup(pid);
       channel?.close();
       killGroup();
       for (const l of exitListeners) l(code, signal, error ?? fault);

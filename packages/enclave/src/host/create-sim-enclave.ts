@@ -28,7 +28,7 @@ import { assertEnvAllowed } from '../package/env-policy.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, frameLimits, isMessage } from '../runtime/protocol.js';
 import { createStdioChannel } from '../runtime/stdio-channel.js';
 import { deepestChild, watchMemory, type MemoryWatchdog } from './memory-watchdog.js';
-import { sandboxLaunch, type SandboxMode } from './sandbox.js';
+import { sandboxLaunch, trackGroup, untrackGroup, type SandboxMode } from './sandbox.js';
 import {
   startEnclaveHost,
   type EnclaveHandle,
@@ -84,24 +84,6 @@ const HEAP_OOM = /JavaScript heap out of memory|Reached heap limit|FatalProcessO
  * for when the host's event loop cannot poll; an allocation past it fails inside the enclave and is never granted.
  */
 const dataLimitMiB = (heapSizeMiB: number): number => 1024 + 4 * heapSizeMiB;
-
-/** Process groups of live enclaves: killed when the host process exits (any exit that runs 'exit' listeners). */
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-function trackGroup(pid: number): void {
-  liveGroups.add(pid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const p of liveGroups) {
-      try {
-        process.kill(-p, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
 
 function invalid(message: string): EnclaveError {
   return new EnclaveError('INVALID_ARGUMENT', message);
@@ -210,7 +192,7 @@ export async function createSimEnclaveProcess<E extends Record<string, EcallHand
       if (gone) return;
       gone = true;
       watchdog?.stop();
-      if (pid !== undefined) liveGroups.delete(pid);
+      if (pid !== undefined) untrackGroup(pid);
       channel?.close();
       // The group may hold more than the chain's first process (unshare's child): make sure none survives.
       kill();

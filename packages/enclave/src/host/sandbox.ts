@@ -104,6 +104,30 @@ function supports(tool: string, options: readonly string[]): boolean {
   return options.every((o) => (text as string).includes(o));
 }
 
+/** Process groups of live enclave processes (both backends): killed when the host process exits. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+/** Kill process group `pid` when this process exits (any exit that runs 'exit' listeners) until untracked. */
+export function trackGroup(pid: number): void {
+  liveGroups.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const p of liveGroups) {
+      try {
+        process.kill(-p, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+export function untrackGroup(pid: number): void {
+  liveGroups.delete(pid);
+}
+
 let usernsWorks: boolean | undefined;
 const USERNS_ARGS = ['--user', '--map-user=65534', '--map-group=65534', '--pid', '--net', '--fork', '--kill-child=SIGKILL'] as const;
 /** True if this process can create a user + PID + network namespace (run once, cached). */
