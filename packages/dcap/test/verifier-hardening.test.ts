@@ -219,3 +219,15 @@ test('collateral JSON has a depth and an element budget (INPUT_TOO_LARGE), check
   const bomb = b.tcbInfoBody.replace('"tcbLevels":[', `"pad":[${'0,'.repeat(100_000)}0],"tcbLevels":[`);
   await rejectsWith(new QuoteVerifier({ crypto: nodeCryptoProvider() }).verify(SGX.quote, { ...b, tcbInfoBody: bomb }, caseOptions(SGX)), 'INPUT_TOO_LARGE');
 });
+
+test("what verifySignatures returns is the caller's copy: changing it does not change a later verification", async () => {
+  const verifier = new QuoteVerifier({ crypto: nodeCryptoProvider() });
+  const bundle = parseCollateralBundle(SGX.collateralText!);
+  const before = await verifier.verify(SGX.quote, bundle, caseOptions(SGX));
+  const { pck } = await verifier.verifySignatures(SGX.quote);
+  (pck.tcb.sgxTcbComponents as number[]).fill(255);
+  (pck as { fmspc: Uint8Array }).fmspc.fill(0);
+  const after = await verifier.verify(SGX.quote, bundle, caseOptions(SGX));
+  assert.equal(after.status, before.status);
+  assert.deepEqual(after.platform, before.platform);
+});

@@ -343,7 +343,9 @@ export class QuoteVerifier {
     const pck = this.#pckExtension(chain.pck);
     await this.#verifyQeReport(q, chain.pck);
     await this.#verifyQuoteSignature(q);
-    return { quote: q, trustAnchor: chain.anchor, pck };
+    // A copy: the memoised extension is what later verifications match TCB levels against; a caller changing the
+    // returned object must not change their outcome.
+    return { quote: q, trustAnchor: chain.anchor, pck: structuredClone(pck) };
   }
 
   #pckExtension(pck: Certificate): PckExtension {
