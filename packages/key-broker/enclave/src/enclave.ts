@@ -13,7 +13,7 @@ import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { defineEnclave, type EnclaveContext } from '@cloister/enclave/runtime';
 import { trustAnchorFromCertificate } from '@cloister/dcap';
-import { parseEvidenceRules, type Policy } from '@cloister/policy';
+import { parseEvidenceRules } from '@cloister/policy';
 import { createAttestedCertificate, verifyPeer, type AttestedCertificate } from '@cloister/ratls';
 import { CompactEncrypt, compactDecrypt, calculateJwkThumbprint, importJWK, exportJWK } from 'jose';
 import { isReleaseEncryption, rsaAesKeyWrap, type ReleaseEncryption } from './key-wrap.js';
@@ -154,17 +154,12 @@ function fail(code: string, message: string): never {
 }
 
 /** The broker's own identity policy: our MRSIGNER and product, at least our SVN, plus the configured evidence rules. */
-async function identityPolicy(ctx: EnclaveContext): Promise<Policy> {
+async function identityPolicy(ctx: EnclaveContext): Promise<Record<string, unknown>> {
   const self = await ctx.identity();
-  const rules = parseEvidenceRules(peerConfig.evidenceRules ?? {});
-  return {
-    ...rules,
-    mrenclave: undefined,
-    mrsigner: self.mrsigner,
-    isvProdId: self.productId,
-    minIsvSvn: self.securityVersion,
-    reportData: undefined,
-  };
+  const rules = peerConfig.evidenceRules;
+  parseEvidenceRules(rules ?? {});
+  // The input form (parsePolicy validates it again in verifyPeer): identity from ourselves, evidence rules from config.
+  return { ...(typeof rules === 'object' && rules !== null ? rules : {}), mrsigner: self.mrsigner, isvProdId: self.productId, minIsvSvn: self.securityVersion };
 }
 
 function verifyOptions(ctx: EnclaveContext): { trustRoots?: ReturnType<typeof trustAnchorFromCertificate>[]; collateralProvider: (q: Uint8Array) => Promise<object> } {
@@ -223,7 +218,7 @@ function frame(payload: Buffer): Buffer {
 async function serveTransfer(socket: tls.TLSSocket, ctx: EnclaveContext): Promise<void> {
   try {
     const s = need();
-    const v = await verifyPeer(socket, { policy: await identityPolicy(ctx), verifyOptions: verifyOptions(ctx) });
+    const v = await verifyPeer(socket, { policy: (await identityPolicy(ctx)) as never, verifyOptions: verifyOptions(ctx) });
     ctx.log.info('KEK sent to a replica', { mrenclave: v.identity.mrenclave, isvSvn: v.identity.isvSvn });
     socket.end(frame(serialise(s)));
   } catch (e) {
@@ -431,7 +426,7 @@ export default defineEnclave({
           socket.once('secureConnect', () => resolve());
           socket.once('error', reject);
         });
-        await verifyPeer(socket, { policy: await identityPolicy(ctx), verifyOptions: verifyOptions(ctx) });
+        await verifyPeer(socket, { policy: (await identityPolicy(ctx)) as never, verifyOptions: verifyOptions(ctx) });
         state = await deserialise(await readFrame(socket));
       } finally {
         socket.destroy();

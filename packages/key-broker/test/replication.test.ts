@@ -1,0 +1,162 @@
+/**
+ * A KEK bound to one platform reaches other replicas two ways, on one PostgreSQL database:
+ * - over mutually attested TLS ending in both enclaves: a replica on another platform joins a running broker and
+ *   serves the same keys; a replica of another signer is refused by the running broker's identity policy;
+ * - from the members' M-of-N recovery shares when no replica runs: re-encrypted by the members to the recovering
+ *   enclave's attested key; fewer than the threshold recover nothing.
+ * A client verifies the broker itself on its attested TLS port (RA-TLS certificate made in the enclave).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { get } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK } from 'jose';
+import { trustAnchorFromCertificate } from '@cloister/dcap';
+import { buildEnclave, signEnclaveDir, verifyEvidence } from '@cloister/enclave';
+import { attestedHttpsAgent } from '@cloister/ratls';
+import { createLogger } from '@cloister/service-kit';
+import { startTestPostgres } from '@cloister/storage/testing';
+import { KeyBrokerError, memberOf, openReleasedKey, prepareBrokerEnclave, reencryptShare, signBallot, signProposal, startKeyBroker, type KeyBrokerHandle, type StartKeyBrokerOptions } from '../src/index.js';
+import { makePlatform, platformCollateral, platformRootPem, sgxClaims, signingKeyFile, silentLogger, startAuthority } from './helpers.js';
+
+function httpsGet(url: string, agent: import('node:https').Agent, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+test('KEK to a replica over mutually attested TLS; recovery from member shares; attested API', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kb-repl-'));
+  const authority = await startAuthority();
+  const pg = await startTestPostgres();
+  const handles: KeyBrokerHandle[] = [];
+  try {
+    const [p1, p2, p3] = await Promise.all([1, 2, 3].map((i) => makePlatform(join(root, `platform${i}`))));
+    const signer = signingKeyFile(join(root, 'signer.pem'));
+    const prepared = await prepareBrokerEnclave({ dir: join(root, 'enclave'), keyPath: signer });
+    const members = [0, 1, 2].map(() => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }));
+    const jwks = await Promise.all(members.map((m) => exportJWK(m.publicKey)));
+    const kids = await Promise.all(jwks.map(async (j) => (await memberOf(j)).kid));
+    // Every broker trusts the simulated roots of the three platforms and fetches a peer's collateral by its root.
+    const roots = await Promise.all([p1!, p2!, p3!].map((p) => platformRootPem(p)));
+    const collaterals = await Promise.all([p1!, p2!, p3!].map((p) => platformCollateral(p)));
+    const peer = { trustRootsPem: roots, evidenceRules: { allowSimulated: true } };
+    let collateralFor = 0;
+    const options = (platform: string, enclaveDir: string, extra: Partial<StartKeyBrokerOptions> = {}): StartKeyBrokerOptions => ({
+      port: 0,
+      attestedPort: 0,
+      storage: { databaseUrl: pg.url },
+      authorities: [authority.url],
+      adminToken: 'admin-token-0123456789abcdef',
+      enclaveDir,
+      platform,
+      peer,
+      collateral: async () => collaterals[collateralFor]!,
+      governance: { members: jwks, threshold: 2 },
+      logger: silentLogger(),
+      ...extra,
+    });
+
+    const b1Log: string[] = [];
+    const b1 = await startKeyBroker(options(p1!, prepared.dir, { logger: createLogger({ component: 'kb-test', level: 'info', destination: { write: (line: string) => void b1Log.push(line) } }) }));
+    handles.push(b1);
+    const policy = { version: '1.0.0', anyOf: [{ authority: authority.url, allOf: [{ claim: 'x-ms-sgx-product-id', equals: 1 }] }] };
+    const p = await b1.broker.propose(await signProposal([{ type: 'create_key', name: 'shared', kty: 'RSA-HSM', key_size: 2048, release_policy: policy }], members[0]!.privateKey));
+    await b1.broker.vote(p.id, await signBallot(p.id, 'accept', members[0]!.privateKey));
+    assert.equal((await b1.broker.vote(p.id, await signBallot(p.id, 'accept', members[1]!.privateKey))).state, 'enacted');
+    const enclaveKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const token = await authority.mint(await sgxClaims(enclaveKey.publicKey));
+    const releaseFrom = async (h: KeyBrokerHandle): Promise<Buffer> =>
+      Buffer.from((await openReleasedKey((await h.broker.release(h.url, 'shared', undefined, { target: token }, '7.4')).value, enclaveKey.privateKey)).material);
+    const material = await releaseFrom(b1);
+
+    // A client verifies the broker's enclave on the attested port, then uses the API through it.
+    const verifyOptions = { trustRoots: [trustAnchorFromCertificate(roots[0]!)], collateral: collaterals[0]! };
+    const agent = attestedHttpsAgent({ policy: { mrsigner: prepared.mrsigner, isvProdId: 13, allowSimulated: true }, verifyOptions });
+    const attestedUrl = `https://127.0.0.1:${b1.attested!.port}`;
+    const members1 = await httpsGet(`${attestedUrl}/governance/members`, agent);
+    assert.equal(members1.status, 200);
+    assert.equal((JSON.parse(members1.body) as { threshold: number }).threshold, 2);
+    const key = await httpsGet(`${attestedUrl}/keys/shared?api-version=7.4`, agent, { authorization: 'Bearer admin-token-0123456789abcdef' });
+    assert.equal(key.status, 200);
+    assert.match((JSON.parse(key.body) as { key: { kid: string } }).key.kid, /^https:\/\/127\.0\.0\.1:\d+\/keys\/shared\//);
+    const wrongPolicy = attestedHttpsAgent({ policy: { mrsigner: 'ab'.repeat(32), isvProdId: 13, allowSimulated: true }, verifyOptions });
+    await assert.rejects(httpsGet(`${attestedUrl}/healthz`, wrongPolicy), (e: unknown) => (e as { code?: string }).code === 'POLICY_MISMATCH');
+    agent.destroy();
+    wrongPolicy.destroy();
+
+    // A replica on platform 2 joins b1 over mutually attested TLS: the same KEK, sealed on its own platform.
+    // b1's enclave verifies the platform-2 enclave (b1's host answers with platform 2's collateral); b2's enclave
+    // verifies b1's (platform 1).
+    collateralFor = 1;
+    const b2 = await startKeyBroker(
+      options(p2!, prepared.dir, {
+        join: { host: '127.0.0.1', port: b1.attested!.port },
+        collateral: async () => collaterals[0]!,
+      }),
+    );
+    handles.push(b2);
+    assert.equal(b2.broker.signingJwk.kid, b1.broker.signingJwk.kid);
+    assert.deepEqual(await releaseFrom(b2), material);
+    assert.equal((await b2.storage.query('SELECT 1 FROM kb_sealed')).rows.length, 2);
+
+    collateralFor = 2;
+    const otherSigner = await prepareBrokerEnclave({ dir: join(root, 'other'), keyPath: signingKeyFile(join(root, 'other.pem')) });
+    // A replica of another signer gets nothing: the identity policy (same MRSIGNER) holds on both ends, and the
+    // joining enclave refuses b1 first (b1's signer is not its own).
+    await assert.rejects(
+      startKeyBroker(options(p3!, otherSigner.dir, { join: { host: '127.0.0.1', port: b1.attested!.port }, collateral: async () => collaterals[0]! })),
+      (e: unknown) => (e as { code?: string }).code === 'POLICY_MISMATCH' && /mrsigner/.test((e as Error).message),
+    );
+    assert.equal(b1Log.filter((l) => l.includes('KEK sent to a replica')).length, 1);
+    // A same-signer enclave with a lower SVN accepts b1, but b1's enclave refuses it (minIsvSvn is b1's own SVN).
+    const old = await prepareBrokerEnclave({ dir: join(root, 'old'), keyPath: signer });
+    const manifest = JSON.parse(readFileSync(join(old.dir, 'enclave.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(old.dir, 'enclave.json'), JSON.stringify({ ...manifest, securityVersion: 0 }));
+    await buildEnclave(old.dir);
+    await signEnclaveDir(old.dir, { keyPath: signer });
+    await assert.rejects(
+      startKeyBroker(options(p3!, old.dir, { join: { host: '127.0.0.1', port: b1.attested!.port }, collateral: async () => collaterals[0]! })),
+      (e: unknown) => (e as { code?: string }).code === 'TRANSFER_FAILED',
+    );
+    const refusal = b1Log.map((l) => JSON.parse(l) as { msg?: string; code?: string; rule?: string }).filter((l) => l.msg === 'KEK transfer refused').at(-1);
+    assert.equal(refusal?.code, 'POLICY_MISMATCH');
+    assert.equal(refusal?.rule, 'isvSvn');
+
+    // No replica running: a broker on platform 3 waits for recovery.
+    for (const h of handles.splice(0)) await h.close();
+    const b3 = await startKeyBroker(options(p3!, prepared.dir));
+    handles.push(b3);
+    assert.equal(b3.broker.state, 'awaiting-recovery');
+    const rk = await b3.broker.recoveryKey();
+    // Each member verifies the recovery key's quote: the broker's signer, REPORTDATA = SHA-256(thumbprint).
+    const evidence = await verifyEvidence(rk.quote, { mrsigner: prepared.mrsigner, isvProdId: 13, allowSimulated: true, reportData: createHash('sha256').update(rk.jwk.kid).digest('hex') }, {
+      collateral: collaterals[2]!,
+      trustAnchors: [trustAnchorFromCertificate(roots[2]!)],
+    });
+    assert.equal(evidence.identity.mrsigner, prepared.mrsigner);
+    const shareOf = async (i: number): Promise<string> => reencryptShare((await b3.broker.recoveryShare(kids[i]!)).share, members[i]!.privateKey, rk.jwk);
+    // One share (below the threshold of 2) recovers nothing.
+    await assert.rejects(b3.broker.recover([await shareOf(0)]), (e: unknown) => KeyBrokerError.is(e, 'BadParameter') && /SHARES_INSUFFICIENT/.test(e.message));
+    assert.equal(b3.broker.state, 'awaiting-recovery');
+    // A member's share not re-encrypted to the recovery key is refused.
+    await assert.rejects(b3.broker.recover([(await b3.broker.recoveryShare(kids[0]!)).share, await shareOf(1)]), (e: unknown) => KeyBrokerError.is(e, 'BadParameter') && /SHARE_INVALID/.test(e.message));
+    await b3.broker.recover([await shareOf(0), await shareOf(2)]);
+    assert.equal(b3.broker.state, 'ready');
+    assert.deepEqual(await releaseFrom(b3), material);
+  } finally {
+    for (const h of handles) await h.close();
+    await authority.close();
+    await pg.destroy();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
