@@ -34,7 +34,7 @@
  * Slow clients (docs/security.md, "Quote helper and node agent"): the socket is 0777, so any local process is a client.
  * A connection must deliver its complete frame within `requestTimeoutMs` (default 1 s; Intel's client writes its
  * request at once). Connections still waiting for a frame get a separate, small budget (`maxPendingConnections`);
- * waiting connections beyond it get only `overflowTimeoutMs` (default 250 ms); beyond `maxConnections` a new
+ * waiting connections beyond it get only `overflowTimeoutMs` (default 500 ms); beyond `maxConnections` a new
  * connection is still read but only for a 50 ms probation, and nothing admitted is closed to make room
  * (../net/connection-gate.ts). Answering is synchronous once a frame is in, so a complete request never waits behind
  * slow ones.
@@ -130,14 +130,20 @@ export interface QuoteHelperServerOptions {
   readonly requestTimeoutMs?: number;
   /** A connection that sends nothing is closed after this long. Default: requestTimeoutMs. */
   readonly idleTimeoutMs?: number;
-  /** Connections still waiting for their frame that get the full requestTimeoutMs. Default 32. */
+  /**
+   * Connections still waiting for their frame that get the full requestTimeoutMs. Default 64: above the concurrency of
+   * any one node's workloads in normal use, small next to maxConnections.
+   */
   readonly maxPendingConnections?: number;
-  /** Deadline of a waiting connection beyond maxPendingConnections. Default 250 ms. */
+  /**
+   * Deadline of a waiting connection beyond maxPendingConnections. Default 500 ms: ample for a client that writes with
+   * its connect even on a CPU-starved node (a Node client's write waits for its own event loop), short for a slow one.
+   */
   readonly overflowTimeoutMs?: number;
   /**
    * Open connections before new ones go on probation: read for only 50 ms, served if their frame is in by then (at
    * most this many on probation; beyond that, refused). Default 1024 (above maxPendingConnections): with the default
-   * limits, 4096 slow connections held the agent's peak RSS at about 130 MiB (bench/quote-helper).
+   * limits, 4096 reconnecting slow clients raised the agent's peak RSS to about 140 MiB (bench/quote-helper).
    */
   readonly maxConnections?: number;
   readonly logger?: Logger;
@@ -224,12 +230,12 @@ export class QuoteHelperServer {
     this.#idleTimeoutMs = checkInt(options.idleTimeoutMs ?? this.#requestTimeoutMs, 1, 600_000, 'idleTimeoutMs');
     const maxConnections = checkInt(options.maxConnections ?? 1024, 2, 65_536, 'maxConnections');
     const maxPending = checkInt(
-      options.maxPendingConnections ?? Math.min(32, maxConnections - 1),
+      options.maxPendingConnections ?? Math.min(64, maxConnections - 1),
       1,
       maxConnections - 1,
       'maxPendingConnections (below maxConnections)',
     );
-    const overflowTimeoutMs = checkInt(options.overflowTimeoutMs ?? Math.min(250, this.#requestTimeoutMs), 1, 600_000, 'overflowTimeoutMs');
+    const overflowTimeoutMs = checkInt(options.overflowTimeoutMs ?? Math.min(500, this.#requestTimeoutMs), 1, 600_000, 'overflowTimeoutMs');
     this.#logger = (options.logger ?? silentLogger()).child({ subsystem: 'quote-helper' });
     this.#metrics = options.metrics ?? NOOP_QUOTE_HELPER_METRICS;
     this.#gate = new ConnectionGate({
