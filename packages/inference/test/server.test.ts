@@ -15,7 +15,10 @@ import { hpkeInfo, sealRequest } from '../src/hpke.js';
 import { localKeyRelease } from '../src/host/local-key-release.js';
 import { startInferenceServer, type InferenceServer } from '../src/host/server.js';
 import { fromBase64 } from '../src/bytes.js';
-import { insecureFetch, makeWorld, SAMPLE_TEXT, type World } from './world.js';
+import { insecureFetch, makeWorld, SAMPLE_PNG, SAMPLE_TEXT, type World } from './world.js';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 
 let world: World;
 let server: InferenceServer;
@@ -143,4 +146,44 @@ test('limits and typed errors: body size, image bomb, malformed requests, unknow
     }),
     (e: unknown) => InferenceError.is(e) && e.code === 'EVIDENCE_INVALID',
   );
+});
+
+test('the example page, opened from a static file in headless Chromium, verifies the enclave, shows its identity and the text', async () => {
+  const buildPage = (await import(new URL('../../../../examples/confidential-ocr/build-page.mjs', import.meta.url).href)) as {
+    buildPage(out: string): Promise<{ outFile: string }>;
+  };
+  const { outFile } = await buildPage.buildPage(join(world.root, 'page', 'index.html'));
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    // The page's path does not trust TLS (a browser cannot check an RA-TLS certificate): the self-signed
+    // certificate is accepted at the TLS layer, and the page verifies the enclave and seals to it instead.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await page.goto(pathToFileURL(outFile).href);
+    const run = async (policy: object): Promise<string> => {
+      await page.fill('#server', server.url);
+      await page.fill('#policy', JSON.stringify(policy));
+      await page.fill('#anchor', world.rootCertPem);
+      await page.click('#verify');
+      await page.waitForSelector('#status[data-state="verified"], #status[data-state="refused"]', { timeout: 60_000, state: 'attached' });
+      return (await page.getAttribute('#status', 'data-state')) ?? '';
+    };
+    assert.equal(await run({ mrenclave: '11'.repeat(32), allowSimulated: true }), 'refused');
+    assert.match((await page.textContent('#error')) ?? '', /^POLICY_MISMATCH \(rule mrenclave\)/);
+    assert.equal(await page.isDisabled('#recognize'), true);
+    assert.equal(await run({ mrenclave: world.enclave.mrenclave, allowSimulated: true }), 'verified');
+    const identity = (await page.textContent('#identity')) ?? '';
+    assert.match(identity, new RegExp(`mrenclave  ${world.enclave.mrenclave}`));
+    assert.match(identity, new RegExp(`modelHash  ${world.model.hash}`));
+    await page.setInputFiles('#image', fileURLToPath(SAMPLE_PNG));
+    await page.click('#recognize');
+    await page.waitForSelector('#status[data-state="done"], #status[data-state="failed"]', { timeout: 120_000, state: 'attached' });
+    assert.equal((await page.textContent('#error')) ?? '', '');
+    assert.equal(await page.textContent('#text'), SAMPLE_TEXT);
+  } finally {
+    await browser.close();
+  }
 });
