@@ -379,7 +379,7 @@ describe('AesmClient: errors', () => {
         assertAesmError(e, 'AESM_TIMEOUT', /250 ms.*SGX_ERROR_SERVICE_TIMEOUT/),
       );
       const elapsed = Date.now() - started;
-      assert.ok(elapsed >= 240 && elapsed < 1500, `timed out after ${elapsed} ms`);
+      assert.ok(elapsed >= 240, `timed out after ${elapsed} ms, before the 250 ms deadline`);
       assert.deepEqual(server.requests[0]?.bytes, frame(21, u(9, 250)));
     });
   });

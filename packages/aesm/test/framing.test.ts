@@ -85,11 +85,10 @@ test('a frame sent one byte at a time is reassembled', async () => {
 test('a length of 0xFFFFFFFF is refused as soon as the 4 length bytes are in, before any payload', async () => {
   const [s, c] = await pair();
   const read = readFrame(s, { maxBytes: 64 * 1024, timeoutMs: 10_000 });
-  const t0 = Date.now();
   c.write(Uint8Array.of(0xff, 0xff, 0xff, 0xff));
+  // TOO_LARGE (not TIMEOUT): refused on the 4 length bytes, without waiting for a payload that would never fit.
   const err = await rejectsWithFrame(read, 'TOO_LARGE');
   assert.equal(err.received, 4);
-  assert.ok(Date.now() - t0 < 1000, 'no waiting for a payload that would never fit');
   s.destroy();
   c.destroy();
 });
@@ -153,10 +152,9 @@ test('a truncated frame then silence times out', async () => {
 
 test('a client that sends nothing hits the shorter first-byte timeout', async () => {
   const [s, c] = await pair();
-  const t0 = Date.now();
   const read = readFrame(s, { maxBytes: 1024, timeoutMs: 5000, firstByteTimeoutMs: 60 });
+  // IDLE, not TIMEOUT: the 60 ms first-byte deadline applied, not the 5 s one.
   await rejectsWithFrame(read, 'IDLE');
-  assert.ok(Date.now() - t0 < 2000);
   s.destroy();
   c.destroy();
 });
