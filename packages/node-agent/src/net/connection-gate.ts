@@ -144,7 +144,7 @@ export class ConnectionGate {
 
   /** An admitted connection waits for another request (HTTP keep-alive): it takes a waiting slot again. */
   waitAgain(socket: Socket): void {
-    if (!this.#open.has(socket) || this.#leaveable(socket) || socket.destroyed) return;
+    if (!this.#open.has(socket) || this.#isWaiting(socket) || socket.destroyed) return;
     this.#wait(socket);
   }
 
@@ -166,7 +166,7 @@ export class ConnectionGate {
     return lane === 'pending' ? this.#pending : lane === 'overflow' ? this.#overflow : this.#probation;
   }
 
-  #leaveable(socket: Socket): boolean {
+  #isWaiting(socket: Socket): boolean {
     return this.#pending.has(socket) || this.#overflow.has(socket) || this.#probation.has(socket);
   }
 
