@@ -31,6 +31,11 @@ const ratlsInspectCommand = lazy(async () => (await import('./commands/ratls.js'
 const ratlsVerifyCommand = lazy(async () => (await import('./commands/ratls.js')).ratlsVerifyCommand);
 const installCommand = lazy(async () => (await import('./commands/install.js')).installCommand);
 const webhookServeCommand = lazy(async () => (await import('./commands/webhook.js')).webhookServeCommand);
+const keyBrokerServeCommand = lazy(async () => (await import('./commands/key-broker.js')).keyBrokerServeCommand);
+const kbProposeCommand = lazy(async () => (await import('./commands/kb.js')).kbProposeCommand);
+const kbVoteCommand = lazy(async () => (await import('./commands/kb.js')).kbVoteCommand);
+const kbLedgerCommand = lazy(async () => (await import('./commands/kb.js')).kbLedgerCommand);
+const kbReleaseCommand = lazy(async () => (await import('./commands/kb.js')).kbReleaseCommand);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -297,6 +302,73 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--body-limit <bytes>', 'largest AdmissionReview accepted (default 4 MiB)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
     .action(webhookServeCommand);
+
+  const keyBroker = program.command('key-broker').description('the key broker: keys released only to attested enclaves (Azure Key Vault SKR API)');
+  keyBroker
+    .command('serve')
+    .description('serve the Key Vault release API over TLS, the KEK sealed in a Cloister enclave (docs/key-broker.md)')
+    .option('--host <host>', 'address to listen on (default 0.0.0.0)')
+    .option('--port <port>', 'API port (default 8443)')
+    .option('--data <dir>', 'embedded storage directory (PGlite; also the default enclave and simulated platform location)')
+    .option('--database-url <url>', 'PostgreSQL (replicated brokers)')
+    .option('--tls-cert <file>', 'serving certificate (PEM)')
+    .option('--tls-key <file>', 'its private key (PEM)')
+    .option('--authority <url>', 'attestation authority whose tokens are accepted (repeatable): Cloister attestation service or MAA', collect)
+    .option('--admin-token-file <file>', 'the admin token (management: create, import, get, audit)')
+    .option('--members <file>', 'governance members (public JWKs) for a new broker: {"members":[…],"threshold":M}')
+    .option('--threshold <m>', 'proposals need M member ballots')
+    .option('--platform <dir>', 'simulated SGX platform (cloister sim init; default <data>/platform)')
+    .option('--enclave <dir>', 'a built and signed broker enclave (default: built into <data>/enclave)')
+    .option('--enclave-key <file>', 'the enclave signing key (RSA-3072, e=3); replicas and upgrades share it')
+    .option('--attested-port <port>', 'also serve the API over attested TLS ending in the enclave; replicas join here')
+    .option('--join <host:port>', "take the KEK from a running replica's attested port (mutually attested TLS)")
+    .option('--peer-trust-root <file>', "trust root (PEM) of replicas' PCK chains (repeatable; default Intel's)", collect)
+    .option('--peer-collateral <file>', "collateral bundle for replicas' quotes")
+    .option('--allow-simulated-peers', 'accept replicas on simulated platforms')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
+    .action(keyBrokerServeCommand);
+
+  const kb = program.command('kb').description("the key broker's members and clients: governance, ledger, release");
+  kb.command('propose')
+    .description('sign and submit a proposal (actions: create_key, set_release_policy, rotate_key, delete_key, add_member, remove_member, set_threshold)')
+    .requiredOption('--url <url>', 'the broker')
+    .requiredOption('--key <pem>', "the member's private key")
+    .requiredOption('--actions <json|file>', 'the actions, a JSON array')
+    .option('--ca <file>', "CA certificate of the broker's TLS")
+    .option('--json', 'report as JSON')
+    .action(kbProposeCommand);
+  kb.command('vote')
+    .description('sign and submit a ballot (accept, or --reject)')
+    .argument('<proposal>', 'the proposal id')
+    .requiredOption('--url <url>', 'the broker')
+    .requiredOption('--key <pem>', "the member's private key")
+    .option('--reject', 'vote against')
+    .option('--ca <file>', "CA certificate of the broker's TLS")
+    .option('--json', 'report as JSON')
+    .action(kbVoteCommand);
+  kb.command('ledger')
+    .description('export the ledger (JSON lines); "verify [FILE]" checks hashes, chain and broker signatures offline')
+    .argument('[verify]', 'verify instead of export')
+    .argument('[file]', 'an exported ledger to verify (default: fetched from --url)')
+    .option('--url <url>', 'the broker')
+    .option('--broker-key <json|file>', "the broker's signing key (JWK), pinned from its attestation")
+    .option('--out <file>', 'write the export here')
+    .option('--ca <file>', "CA certificate of the broker's TLS")
+    .option('--json', 'report as JSON')
+    .action(kbLedgerCommand);
+  kb.command('release')
+    .description('release a key with an attestation token and open it with the private key of the token\'s runtime RSA key')
+    .argument('<name>', 'key name')
+    .requiredOption('--url <url>', 'the broker')
+    .requiredOption('--token <file>', 'attestation token (JWT)')
+    .requiredOption('--key <pem>', 'private key matching the RSA key in the token')
+    .option('--enc <alg>', 'CKM_RSA_AES_KEY_WRAP (default), RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384')
+    .option('--version <v>', 'key version (default latest)')
+    .option('--nonce <s>', 'nonce echoed in the signed result')
+    .option('--out <file>', 'write the key (oct: raw bytes; RSA/EC: PKCS#8 PEM), mode 0600')
+    .option('--ca <file>', "CA certificate of the broker's TLS")
+    .option('--json', 'report as JSON')
+    .action(kbReleaseCommand);
 
   return program;
 }
