@@ -78,3 +78,4 @@ export {
   type StartBrokerEnclaveOptions,
 } from './kek-enclave.js';
 export { startKeyBroker, type KeyBrokerHandle, type StartKeyBrokerOptions } from './server.js';
+export { brokerJson, brokerRequest, type BrokerRequestOptions, type BrokerResponse } from './http-client.js';
