@@ -9,7 +9,7 @@ export type Attrs = Readonly<Record<string, string | number | boolean | undefine
 const SAFE_ATTRS = new Set([
   'class', 'id', 'title', 'type', 'name', 'value', 'placeholder', 'for', 'role', 'colspan', 'rows', 'cols', 'spellcheck',
   'autocomplete', 'disabled', 'checked', 'selected', 'readonly', 'open', 'tabindex', 'aria-label', 'aria-live',
-  'aria-current', 'aria-invalid', 'data-testid', 'data-state', 'data-id', 'data-route', 'wrap', 'scope', 'maxlength',
+  'aria-current', 'aria-hidden', 'aria-invalid', 'data-testid', 'data-state', 'data-id', 'data-route', 'wrap', 'scope', 'maxlength',
 ]);
 
 function append(parent: Node, children: readonly Child[]): void {
