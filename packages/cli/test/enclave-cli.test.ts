@@ -15,6 +15,16 @@ test('cloister enclave init → build → sign → measure', async (t) => {
   assert.equal(init.code, 0, init.stderr);
   assert.match(init.stdout, /created .*enclave\.json/);
   assert.equal(JSON.parse(readFileSync(join(dir, 'enclave.json'), 'utf8')).name, 'cli-app');
+  assert.match(init.stdout, /next: cd .* && npm install && npm start/);
+  // The SDK through file: specs that exist (tarballs of the installed CLI, or the packages here): no registry names.
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; scripts: Record<string, string> };
+  assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['@cloister/dcap', '@cloister/enclave', '@cloister/sgx-sim']);
+  for (const spec of Object.values(pkg.dependencies)) {
+    assert.match(spec, /^file:\//);
+    assert.ok(existsSync(spec.slice('file:'.length)), spec);
+  }
+  assert.equal(pkg.scripts['start'], 'npm run build && node build/host.js');
+  assert.match(readFileSync(join(dir, 'src', 'enclave.ts'), 'utf8'), /async greet\(/);
   const again = await run(['enclave', 'init', dir]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /^error INVALID_MANIFEST: .*already has/m);
