@@ -90,34 +90,36 @@ export class AuditLog {
   /** Writes what is queued now (one or more batches). Never rejects. */
   flush(): Promise<void> {
     if (this.#flushing !== undefined) return this.#flushing;
-    this.#flushing = (async () => {
-      try {
-        while (this.#queue.length > 0) {
-          const batch = this.#queue.slice(0, this.#maxBatch);
-          try {
-            await insertAudit(this.#db, batch.map((p) => p.record));
-          } catch (e) {
-            const fault = storageFault(e);
-            for (const p of batch) {
-              p.reject?.(fault);
-              p.resolve = undefined;
-              p.reject = undefined;
-            }
-            this.#log.warn({ backlog: this.#queue.length, code: (fault as { code?: string }).code }, 'audit log write failed; records kept for retry');
-            return false;
-          }
-          this.#queue.splice(0, batch.length);
-          this.#written += batch.length;
-          for (const p of batch) p.resolve?.();
-        }
-        return true;
-      } finally {
-        this.#flushing = undefined;
-      }
-    })().then((ok) => {
+    const run = async (): Promise<void> => {
+      let ok = true;
+      while (ok && this.#queue.length > 0) ok = await this.#writeBatch();
+      this.#flushing = undefined;
       if (this.#queue.length > 0) this.#schedule(ok ? 0 : this.#retryMs);
-    });
-    return this.#flushing;
+    };
+    // Assigned before `run` can finish: it clears the field itself when done.
+    const p = Promise.resolve().then(run);
+    this.#flushing = p;
+    return p;
+  }
+
+  async #writeBatch(): Promise<boolean> {
+    const batch = this.#queue.slice(0, this.#maxBatch);
+    try {
+      await insertAudit(this.#db, batch.map((p) => p.record));
+    } catch (e) {
+      const fault = storageFault(e);
+      for (const p of batch) {
+        p.reject?.(fault);
+        p.resolve = undefined;
+        p.reject = undefined;
+      }
+      this.#log.warn({ backlog: this.#queue.length, code: (fault as { code?: string }).code }, 'audit log write failed; records kept for retry');
+      return false;
+    }
+    this.#queue.splice(0, batch.length);
+    this.#written += batch.length;
+    for (const p of batch) p.resolve?.();
+    return true;
   }
 
   /** Stops the timer after a last attempt to write what is queued. */
