@@ -41,8 +41,8 @@ export function legend(keys: readonly string[]): HTMLElement {
 
 /** Stacked bars: one bar per bucket, one segment per series. */
 export function stackedBars(labels: readonly string[], series: readonly Series[], testid: string): HTMLElement {
-  const W = 760;
-  const H = 200;
+  const W = 1200;
+  const H = 230;
   const left = 36;
   const bottom = 22;
   const top = 8;
@@ -79,15 +79,15 @@ export function totals(entries: readonly (readonly [string, number])[], testid: 
   const sorted = [...entries].sort((a, b) => b[1] - a[1]);
   const max = Math.max(1, ...sorted.map((e) => e[1]));
   const rowH = 24;
-  const W = 360;
-  const labelW = 190;
+  const W = 380;
+  const labelW = 200;
   const H = Math.max(1, sorted.length) * rowH;
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart totals', role: 'img', 'aria-label': 'totals', 'data-testid': testid });
   if (sorted.length === 0) svg.appendChild(s('text', { x: 0, y: 16, class: 'axis' }, 'no attestations in this period'));
   sorted.forEach(([k, v], i) => {
     const y = i * rowH;
     const bw = ((W - labelW - 44) * v) / max;
-    svg.appendChild(s('text', { x: 0, y: y + 16, class: 'label' }, k));
+    svg.appendChild(s('text', { x: 0, y: y + 16, class: 'label' }, k.length > 26 ? `${k.slice(0, 25)}…` : k, k.length > 26 ? s('title', {}, k) : null));
     svg.appendChild(s('rect', { x: labelW, y: y + 4, width: Math.max(bw, 1), height: rowH - 8, rx: 2, class: seriesClass(k, i) }));
     svg.appendChild(s('text', { x: labelW + bw + 6, y: y + 16, class: 'value' }, String(v)));
   });

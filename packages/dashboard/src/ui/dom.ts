@@ -70,7 +70,7 @@ export function replace(el: Element, ...children: Child[]): void {
 /** A short form of a long hex value (the full value in the tooltip and when copied). */
 export function shortHex(v: string | undefined, n = 12): HTMLElement {
   if (v === undefined || v === '') return h('span', { class: 'muted' }, '—');
-  return h('code', { class: 'hex', title: v }, v.length > n + 1 ? `${v.slice(0, n)}…` : v);
+  return h('code', { class: 'hex short', title: v }, v.length > n + 1 ? `${v.slice(0, n)}…` : v);
 }
 
 export function fmtTime(iso: string | undefined): string {

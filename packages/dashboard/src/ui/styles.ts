@@ -45,19 +45,21 @@ a.back { font-size: 13px; }
 .table-wrap { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
 th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .3px; padding: 8px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; background: #fafbfc; }
-td { padding: 8px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+td { overflow-wrap: break-word; padding: 8px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
 tbody tr:last-child td { border-bottom: 0; }
 tr.clickable { cursor: pointer; }
 tr.clickable:hover td, tr.clickable:focus td { background: #f3f6fd; }
 tr[data-state="broken"] td { background: var(--bad-bg); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.nowrap { white-space: nowrap; font-variant-numeric: tabular-nums; }
-td.wrap { overflow-wrap: anywhere; max-width: 420px; }
+td.wrap { overflow-wrap: break-word; max-width: 420px; }
 td.empty { color: var(--muted); text-align: center; padding: 20px; }
 td.claim-name { white-space: nowrap; width: 1%; }
 td.claim-value { overflow-wrap: anywhere; font-family: var(--mono); font-size: 12px; }
 code, .hex { font-family: var(--mono); font-size: 12px; }
 code.hex { color: #344054; overflow-wrap: anywhere; }
+code.hex.short { white-space: nowrap; }
+.advisories { white-space: nowrap; }
 .code { font-family: var(--mono); font-size: 11px; color: var(--muted); }
 pre.json { font-family: var(--mono); font-size: 12px; background: #f7f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 10px; margin: 4px 0; white-space: pre-wrap; overflow-wrap: anywhere; max-height: 420px; overflow: auto; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; white-space: nowrap; }
@@ -70,6 +72,7 @@ pre.json { font-family: var(--mono); font-size: 12px; background: #f7f8fa; borde
 dl.kv { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 6px 16px; margin: 0; }
 dl.kv dt { color: var(--muted); font-size: 13px; }
 dl.kv dd { margin: 0; overflow-wrap: anywhere; }
+dl.kv .badge { white-space: normal; overflow-wrap: anywhere; }
 ol.steps { list-style: none; padding: 0; margin: 0; }
 .step { display: grid; grid-template-columns: 22px minmax(0, 1fr); gap: 2px 8px; padding: 6px 0; border-bottom: 1px solid var(--line); }
 .step:last-child { border-bottom: 0; }

@@ -44,6 +44,18 @@ function sumGroup(buckets: readonly CountBucket[], g: Group): [string, number][]
   return [...m.entries()];
 }
 
+/** Intel's two longest TCB status names, shortened in the table (the full name in the tooltip and the detail view). */
+const TCB_SHORT: Readonly<Record<string, string>> = {
+  ConfigurationAndSWHardeningNeeded: 'Config + SWHardening',
+  OutOfDateConfigurationNeeded: 'OutOfDate + Config',
+};
+
+function tcbBadge(status: string): HTMLElement {
+  const b = badge(TCB_SHORT[status] ?? status, tcbKind(status));
+  b.title = status;
+  return b;
+}
+
 export const ATTESTATION_COLUMNS: readonly Column<AttestationSummary>[] = [
   { title: 'Time', cell: (r) => fmtTime(r.time), className: 'nowrap' },
   { title: 'Type', cell: (r) => r.type },
@@ -51,8 +63,8 @@ export const ATTESTATION_COLUMNS: readonly Column<AttestationSummary>[] = [
   { title: 'MRSIGNER', cell: (r) => shortHex(r.mrsigner) },
   { title: 'Product / SVN', cell: (r) => (r.productId === undefined ? '—' : `${r.productId} / ${r.svn ?? '—'}`), className: 'num' },
   { title: 'Debug', cell: (r) => (r.debug === undefined ? '—' : r.debug ? badge('debug', 'warn') : 'no') },
-  { title: 'TCB status', cell: (r) => (r.tcbStatus === undefined ? '—' : badge(r.tcbStatus, tcbKind(r.tcbStatus))) },
-  { title: 'Advisories', cell: (r) => (r.advisoryIds.length === 0 ? h('span', { class: 'muted' }, 'none') : h('span', { class: 'advisories', title: r.advisoryIds.join(', ') }, r.advisoryIds.slice(0, 3).join(', ') + (r.advisoryIds.length > 3 ? ` +${r.advisoryIds.length - 3}` : ''))) },
+  { title: 'TCB status', cell: (r) => (r.tcbStatus === undefined ? '—' : tcbBadge(r.tcbStatus)) },
+  { title: 'Advisories', cell: (r) => (r.advisoryIds.length === 0 ? h('span', { class: 'muted' }, 'none') : h('span', { class: 'advisories', title: r.advisoryIds.join(', ') }, r.advisoryIds.slice(0, 1).join(', ') + (r.advisoryIds.length > 1 ? ` +${r.advisoryIds.length - 1}` : ''))) },
   { title: 'Policy', cell: (r) => h('span', {}, badge(r.outcome, outcomeKind(r.outcome)), r.code === undefined ? null : h('span', { class: 'code' }, ` ${r.code}`)) },
   { title: 'Simulated', cell: (r) => (r.simulated ? badge('simulated', 'sim') : 'no') },
 ];
