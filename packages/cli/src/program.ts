@@ -31,6 +31,8 @@ const ratlsInspectCommand = lazy(async () => (await import('./commands/ratls.js'
 const ratlsVerifyCommand = lazy(async () => (await import('./commands/ratls.js')).ratlsVerifyCommand);
 const installCommand = lazy(async () => (await import('./commands/install.js')).installCommand);
 const webhookServeCommand = lazy(async () => (await import('./commands/webhook.js')).webhookServeCommand);
+const inferServeCommand = lazy(async () => (await import('./commands/infer.js')).inferServeCommand);
+const inferCommand = lazy(async () => (await import('./commands/infer.js')).inferCommand);
 const keyBrokerServeCommand = lazy(async () => (await import('./commands/key-broker.js')).keyBrokerServeCommand);
 const kbProposeCommand = lazy(async () => (await import('./commands/kb.js')).kbProposeCommand);
 const kbVoteCommand = lazy(async () => (await import('./commands/kb.js')).kbVoteCommand);
@@ -256,6 +258,50 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--allow-expired-collateral', 'accept collateral outside its validity, as Intel QvE does')
     .option('--json', 'print the result as JSON')
     .action(ratlsVerifyCommand);
+
+  const infer = program
+    .command('infer')
+    .description('confidential inference: verify an inference enclave over attested TLS, then send it INPUT (docs/developers/confidential-inference.md)')
+    .argument('[model]', 'model name (e.g. ppocr, ppocr-rec)')
+    .argument('[input]', 'a PNG (OCR model) or an Open Inference Protocol request (.json)')
+    .option('--url <url>', 'the server (https://host:port)')
+    .option('--policy <json|file>', 'enclave policy JSON (inline or a file): mrenclave, mrsigner, isvProdId… (docs/attestation/policy.md)')
+    .option('--allow-debug', 'with --policy: accept a debug enclave')
+    .option('--allow-simulated', 'with --policy: accept evidence from a simulated platform (chained to a --trust-root that is not Intel)')
+    .option('--collateral <file>', 'collateral bundle to verify the quote with')
+    .option('--trust-root <file>', 'certificate whose public key is a trust anchor instead of the Intel SGX Root CA (repeatable)', collect)
+    .option('--model-hash <hex>', 'refuse a server holding another encrypted model (SHA-256 of the blob)')
+    .option('--timeout <seconds>', 'per-request deadline (default 120)')
+    .option('--json', 'print JSON')
+    .action(async (model: string | undefined, input: string | undefined, opts: Record<string, unknown>, cmd: Command) => {
+      if (model === undefined || input === undefined || typeof opts['url'] !== 'string') {
+        cmd.error('usage: cloister infer MODEL INPUT --url URL --policy JSON|FILE --collateral FILE', { exitCode: EXIT_USAGE, code: 'cloister.usage' });
+      }
+      await (inferCommand as unknown as (m: string, i: string, o: Record<string, unknown>) => Promise<void>)(model!, input!, opts);
+    });
+  infer
+    .command('serve')
+    .description('start a confidential inference server: the enclave attests, gets the model key from the key broker, serves OIP v2 over attested TLS')
+    .requiredOption('--enclave <dir>', 'the signed inference enclave directory (--prepare makes it)')
+    .requiredOption('--model-blob <file>', 'the encrypted model (AES-256-GCM blob)')
+    .requiredOption('--attestation-url <url>', 'attestation service instance URL (MAA REST API)')
+    .requiredOption('--broker-url <url>', 'key broker URL (Azure Key Vault Secure Key Release API)')
+    .requiredOption('--key-name <name>', 'the model key\'s name at the broker')
+    .option('--key-version <version>', 'the model key\'s version')
+    .option('--broker-token-file <file>', 'bearer token for the broker')
+    .option('--model <name>', 'model name served (default ppocr)')
+    .option('--platform <dir>', 'simulated platform directory (sim backend)')
+    .option('--collateral <file>', 'collateral served with the evidence (for browsers)')
+    .option('--host <host>', 'listen address (default 127.0.0.1)')
+    .option('--port <port>', 'listen port (default 8443)')
+    .option('--prepare', 'build and sign the enclave directory first')
+    .option('--signing-key <file>', 'with --prepare: the enclave signing key (default DIR/enclave.key.pem)')
+    .option('--json', 'print JSON')
+    // `--json` after `serve` is parsed by `infer` (which has one too): take it from there as well.
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const json = opts['json'] === true || cmd.parent?.opts()['json'] === true;
+      await (inferServeCommand as unknown as (o: Record<string, unknown>) => Promise<void>)({ ...opts, json });
+    });
 
   program
     .command('install')

@@ -7,6 +7,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { spawn, execFile } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startAttestationService, type AttestationServiceHandle } from '@cloister/attestation-service';
 import { prepareBrokerEnclave, startKeyBroker, type KeyBrokerHandle } from '@cloister/key-broker';
@@ -109,4 +112,60 @@ test('the attestation service and the key broker release the model key to the na
     startInferenceServer({ enclaveDir: resigned.dir, platform: world.platformDir, blob: world.model.blob, keyReleaser: releaser() }),
     (e: unknown) => InferenceError.is(e) && e.code === 'KEY_RELEASE_FAILED' && e.status === 403,
   );
+});
+
+const CLI = fileURLToPath(new URL('../../../cli/dist/src/bin.js', import.meta.url));
+
+function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+  });
+}
+
+test('cloister infer serve gets the key from the broker; cloister infer verifies the enclave, prints its identity and the text', async () => {
+  const blobFile = join(world.root, 'model.blob');
+  writeFileSync(blobFile, world.model.blob);
+  const collateralFile = join(world.root, 'collateral.json');
+  writeFileSync(collateralFile, world.collateralText);
+  const rootFile = join(world.root, 'sim-root.pem');
+  writeFileSync(rootFile, world.rootCertPem);
+  const serve = spawn(
+    process.execPath,
+    [CLI, 'infer', 'serve', '--enclave', world.enclave.dir, '--model-blob', blobFile, '--platform', world.platformDir,
+      '--attestation-url', authority.replace(as.issuer, as.url), '--broker-url', broker.url, '--key-name', 'ocr-model', '--port', '0', '--json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const lines = createInterface({ input: serve.stdout });
+      lines.on('line', (l) => {
+        text += `${l}\n`;
+        if (l === '}') resolve(text);
+      });
+      serve.once('exit', (code) => reject(new Error(`serve exited ${String(code)}`)));
+    });
+    const started = JSON.parse(first) as { ok: boolean; url: string; mrenclave: string; modelHash: string };
+    assert.equal(started.ok, true);
+    assert.equal(started.mrenclave, world.enclave.mrenclave);
+    assert.equal(started.modelHash, world.model.hash);
+    const samplePath = fileURLToPath(new URL('../../../../examples/confidential-ocr/sample.png', import.meta.url));
+    const common = ['--url', started.url, '--collateral', collateralFile, '--trust-root', rootFile, '--allow-simulated'];
+    const ok = await runCli(['infer', 'ppocr', samplePath, ...common, '--policy', JSON.stringify({ mrenclave: world.enclave.mrenclave })]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`mrenclave\\s+${world.enclave.mrenclave}`));
+    assert.ok(ok.stdout.trimEnd().endsWith(SAMPLE_TEXT), ok.stdout);
+    const refused = await runCli(['infer', 'ppocr', samplePath, ...common, '--policy', JSON.stringify({ mrenclave: '22'.repeat(32) }), '--json']);
+    assert.equal(refused.code, 1);
+    const out = JSON.parse(refused.stdout) as { ok: boolean; error: { code: string; rule: string } };
+    assert.deepEqual([out.ok, out.error.code, out.error.rule], [false, 'POLICY_MISMATCH', 'mrenclave']);
+    const usage = await runCli(['infer', 'ppocr', samplePath, '--url', started.url]);
+    assert.equal(usage.code, 2);
+  } finally {
+    const exited = new Promise((r) => serve.once('exit', r));
+    serve.kill('SIGTERM');
+    await exited;
+  }
 });
