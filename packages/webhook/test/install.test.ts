@@ -288,8 +288,8 @@ describe('cloister install: what is rendered', () => {
   it('the quote helper requests EPC under the name the nodes advertise', async () => {
     const limits = async (o: Partial<InstallOptions>): Promise<unknown> =>
       dig(find(await renderInstall(resolveOptions({ certificates: 'cert-manager', ...o })), 'DaemonSet', 'cloister-quote-helper'), 'spec', 'template', 'spec', 'containers', 0, 'resources', 'limits');
-    assert.deepEqual(await limits({}), { cpu: '200m', memory: '128Mi', 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '10', 'sgx.intel.com/provision': '1' });
-    assert.deepEqual(await limits({ epcResource: 'intel', parts: ['quote-helper'] }), { cpu: '200m', memory: '128Mi', 'sgx.intel.com/epc': '10Mi', 'sgx.intel.com/provision': '1' });
+    assert.deepEqual(await limits({}), { cpu: '200m', memory: '192Mi', 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '10', 'sgx.intel.com/provision': '1' });
+    assert.deepEqual(await limits({ epcResource: 'intel', parts: ['quote-helper'] }), { cpu: '200m', memory: '192Mi', 'sgx.intel.com/epc': '10Mi', 'sgx.intel.com/provision': '1' });
   });
 
   it('bad options are refused with INVALID_OPTION', () => {
