@@ -13,7 +13,7 @@
  */
 import type { Context, Hono } from 'hono';
 import type { Logger } from 'pino';
-import { ServiceError, bearerToken, createServiceApp, readJson, tokensEqual, type ServiceMetrics } from '@cloister/service-kit';
+import { bearerToken, createServiceApp, readJson, tokensEqual, type ServiceMetrics } from '@cloister/service-kit';
 import type { KeyBroker } from './broker.js';
 import { KeyBrokerError } from './errors.js';
 import { exportLine } from './ledger.js';
@@ -79,8 +79,7 @@ export function createBrokerApp(o: BrokerAppOptions): Hono {
 
   // Key Vault data plane ------------------------------------------------------------------------------------------
   app.post('/keys/:name/create', async (c) => {
-    const v = apiVersion(c);
-    void v;
+    apiVersion(c);
     admin(c);
     return c.json(await broker.createKey(vaultOf(c, o.scheme), c.req.param('name'), await body(c)));
   });
@@ -166,6 +165,5 @@ export function createBrokerApp(o: BrokerAppOptions): Hono {
     return c.json({ state: broker.state });
   });
 
-  void ServiceError;
   return app;
 }

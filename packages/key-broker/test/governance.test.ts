@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,7 +155,6 @@ test('governance: threshold, forged/replayed/removed ballots, ledger verificatio
     // Dropping or reordering entries breaks the chain.
     assert.throws(() => verifyLedger(lines.slice(1).join('\n'), broker.signingJwk), LedgerVerificationError);
     assert.throws(() => verifyLedger([lines[0], lines[2], lines[1], ...lines.slice(3)].join('\n'), broker.signingJwk), LedgerVerificationError);
-    void randomBytes;
   } finally {
     await handle?.close();
     await authority.close();
