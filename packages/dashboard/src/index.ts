@@ -18,6 +18,15 @@ export {
   type LedgerRule,
   type LedgerEntryFields,
 } from './ledger-verify.js';
+export {
+  attestationServiceSource,
+  evidenceIdentity,
+  type AttestationServiceSourceOptions,
+  type AttestationInstanceLike,
+  type AttestationInstanceName,
+} from './adapters/attestation-service.js';
+export { keyBrokerSource, type KeyBrokerSourceOptions } from './adapters/key-broker.js';
+export type { SqlQueryable } from './adapters/sql.js';
 export type {
   AttestationOutcome,
   AttestationSummary,

@@ -242,6 +242,7 @@ test('ledger: verify reports OK, then the entry that was altered', async () => {
 
   const original = kb.lines[4]!;
   kb.lines[4] = { ...original, entry: original.entry.replace('create_key', 'delete_key') };
+  assert.notEqual(kb.lines[4].entry, original.entry);
   try {
     await page.click('[data-testid="ledger-verify"]');
     await page.locator('[data-testid="ledger-result"][data-state="broken"]').waitFor();

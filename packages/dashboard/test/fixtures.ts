@@ -278,13 +278,16 @@ export class MemoryKeyBrokerSource implements KeyBrokerSource {
     this.publicJwk = publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
     this.#start = now - 2 * 86400 * 1000;
     const r = rng(11);
-    this.append('member-added', { member: 'alice', kty: 'EC' });
-    this.append('member-added', { member: 'bob', kty: 'EC' });
-    this.append('member-added', { member: 'carol', kty: 'EC' });
-    this.append('threshold-set', { threshold: 2 });
-    this.append('proposal-enacted', { proposal: hex(r, 16), name: 'create_key', key: 'ocr-model-key' });
-    this.append('proposal-enacted', { proposal: hex(r, 16), name: 'set_release_policy', key: 'ocr-model-key' });
-    this.append('proposal-enacted', { proposal: hex(r, 16), name: 'create_key', key: 'db-password' });
+    const member = (kid: string): Record<string, unknown> => ({ kty: 'EC', crv: 'P-256', kid, x: hex(r, 32), y: hex(r, 32) });
+    this.append('genesis', { members: [member('alice'), member('bob'), member('carol')], threshold: 2 });
+    const p1 = hex(r, 32);
+    this.append('proposal', { id: p1, proposer: 'alice', proposal: 'eyJhbGciOiJFUzI1NiJ9.eyJhY3Rpb25zIjpbXX0.c2ln' });
+    this.append('ballot', { proposal: p1, member: 'bob', vote: 'accept', ballot: 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln' });
+    this.append('ballot', { proposal: p1, member: 'carol', vote: 'accept', ballot: 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln' });
+    this.append('enacted', { proposal: p1, accepts: 2, outcome: [{ type: 'create_key', name: 'ocr-model-key' }] });
+    const p2 = hex(r, 32);
+    this.append('proposal', { id: p2, proposer: 'bob', proposal: 'eyJhbGciOiJFUzI1NiJ9.eyJhY3Rpb25zIjpbXX0.c2ln' });
+    this.append('ballot', { proposal: p2, member: 'alice', vote: 'accept', ballot: 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln' });
     const mr = hex(r, 32);
     const signer = hex(r, 32);
     const reasons: [string, string, string][] = [
@@ -346,9 +349,9 @@ export class MemoryKeyBrokerSource implements KeyBrokerSource {
       threshold: 2,
       members: [{ id: 'alice', publicKey: ec('a') }, { id: 'bob', publicKey: ec('b') }, { id: 'carol', publicKey: ec('c') }],
       proposals: [
-        { id: '6f1d0c2e8a4b9f3e7d5c1a0b2c3d4e5f', proposer: 'alice', state: 'open', created: new Date(this.#start + 40 * 3600 * 1000).toISOString(), actions: [{ name: 'rotate_key', args: { key: 'ocr-model-key' } }], ballots: [{ member: 'alice', vote: 'approve' }] },
-        { id: '1a2b3c4d5e6f708192a3b4c5d6e7f809', proposer: 'bob', state: 'enacted', created: new Date(this.#start + 5 * 3600 * 1000).toISOString(), actions: [{ name: 'set_release_policy', args: { key: 'ocr-model-key' } }], ballots: [{ member: 'bob', vote: 'approve' }, { member: 'carol', vote: 'approve' }] },
-        { id: '9f8e7d6c5b4a39281706f5e4d3c2b1a0', proposer: 'carol', state: 'rejected', created: new Date(this.#start + 20 * 3600 * 1000).toISOString(), actions: [{ name: 'delete_key', args: { key: 'db-password' } }], ballots: [{ member: 'alice', vote: 'reject' }, { member: 'bob', vote: 'reject' }] },
+        { id: '6f1d0c2e8a4b9f3e7d5c1a0b2c3d4e5f', proposer: 'alice', state: 'open', created: new Date(this.#start + 40 * 3600 * 1000).toISOString(), actions: [{ type: 'rotate_key', name: 'ocr-model-key' }], ballots: [{ member: 'alice', vote: 'approve' }] },
+        { id: '1a2b3c4d5e6f708192a3b4c5d6e7f809', proposer: 'bob', state: 'enacted', created: new Date(this.#start + 5 * 3600 * 1000).toISOString(), actions: [{ type: 'set_release_policy', name: 'ocr-model-key', release_policy: { version: '1.0.0', anyOf: [{ authority: 'https://127.0.0.1:8443', allOf: [{ claim: 'x-ms-sgx-is-debuggable', equals: false }] }] } }], ballots: [{ member: 'bob', vote: 'approve' }, { member: 'carol', vote: 'approve' }] },
+        { id: '9f8e7d6c5b4a39281706f5e4d3c2b1a0', proposer: 'carol', state: 'rejected', created: new Date(this.#start + 20 * 3600 * 1000).toISOString(), actions: [{ type: 'delete_key', name: 'db-password' }], ballots: [{ member: 'alice', vote: 'reject' }, { member: 'bob', vote: 'reject' }] },
       ],
     };
   }

@@ -178,7 +178,8 @@ test('ledger verification (WebCrypto): OK, then each kind of tampering is caught
   assert.equal(chainOnly.ok && chainOnly.signaturesChecked, 0);
 
   const altered = page.lines.map((l) => ({ ...l }));
-  altered[3] = { ...altered[3]!, entry: altered[3]!.entry.replace('"threshold":2', '"threshold":1') };
+  altered[3] = { ...altered[3]!, entry: altered[3]!.entry.replace('"vote":"accept"', '"vote":"reject"') };
+  assert.notEqual(altered[3]!.entry, page.lines[3]!.entry);
   const r1 = await verifyLedgerLines(altered, page.signingKey);
   assert.deepEqual(!r1.ok && [r1.index, r1.rule], [3, 'hash']);
 

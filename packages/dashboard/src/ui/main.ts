@@ -75,7 +75,7 @@ async function start(): Promise<void> {
     const active = items.find((i) => path === i.route || path.startsWith(`${i.route}/`)) ?? items[0];
     replace(nav, ...items.map((i) => h('a', { href: `#/${i.route}`, class: i === active ? 'active' : undefined, 'aria-current': i === active ? 'page' : undefined }, i.label)));
     try {
-      if (p[0] === 'attestations' && p[1] !== undefined) await renderAttestation(main, p[1]);
+      if (p[0] === 'attestations' && p[1] !== undefined) await renderAttestation(main, p[1], cfg.policyTypes);
       else if (p[0] === 'policies') await renderPolicies(main, cfg.policyTypes, cfg.editable, p[1], p[2]);
       else if (p[0] === 'signing') await renderSigningKeys(main);
       else if (p[0] === 'broker' && p[1] === 'keys') await renderBrokerKeys(main);

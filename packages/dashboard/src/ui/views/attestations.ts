@@ -2,6 +2,7 @@
 import type { AttestationDetail, AttestationSummary, CountBucket } from '../../types.js';
 import { get } from '../api.js';
 import { stackedBars, totals } from '../charts.js';
+import { policyKeyOf } from './policies.js';
 import { badge, card, fmtTime, h, jsonBlock, outcomeKind, replace, shortHex, table, tcbKind, type Column } from '../dom.js';
 
 type Group = 'byOutcome' | 'byTcbStatus' | 'byType';
@@ -83,7 +84,7 @@ export async function renderAttestations(root: HTMLElement, policyTypes: readonl
   const filters = h(
     'div',
     { class: 'controls' },
-    select('Type', state.type, [['', 'any'], ...policyTypes.map((t) => [t, t] as const)], (v) => { state.type = v; rerender(); }, 'filter-type'),
+    select('Type', state.type, [['', 'any'], ...policyTypes.filter((t) => !t.startsWith('simulated:')).map((t) => [t, t] as const)], (v) => { state.type = v; rerender(); }, 'filter-type'),
     select('Outcome', state.outcome, [['', 'any'], ['permitted', 'permitted'], ['denied', 'denied'], ['error', 'error']], (v) => { state.outcome = v; rerender(); }, 'filter-outcome'),
     select('TCB status', state.tcbStatus, [['', 'any'], ...['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded', 'Revoked'].map((t) => [t, t] as const)], (v) => { state.tcbStatus = v; rerender(); }, 'filter-tcb'),
     select('Simulated', state.simulated, [['', 'any'], ['false', 'real only'], ['true', 'simulated only']], (v) => { state.simulated = v; rerender(); }, 'filter-simulated'),
@@ -126,7 +127,7 @@ function claimValue(v: unknown): Node | string {
   return jsonBlock(v);
 }
 
-export async function renderAttestation(root: HTMLElement, id: string): Promise<void> {
+export async function renderAttestation(root: HTMLElement, id: string, policyTypes: readonly string[]): Promise<void> {
   replace(root, h('p', { class: 'muted' }, 'Loading…'));
   const a = await get<AttestationDetail>(`/attestations/${encodeURIComponent(id)}`);
   const steps = h(
@@ -163,7 +164,7 @@ export async function renderAttestation(root: HTMLElement, id: string): Promise<
           ['Evidence hash', h('code', { class: 'hex' }, a.evidenceHash ?? '—')],
           ['Claims hash', h('code', { class: 'hex' }, a.claimsHash ?? '—')],
           ['Policy hash', h('code', { class: 'hex' }, a.policyHash ?? '—')],
-          ['Evidence kept', a.evidenceRetained ? h('span', {}, 'yes — ', h('a', { href: `#/policies/${encodeURIComponent(a.type)}/${encodeURIComponent(a.id)}` }, 'test a draft policy against it')) : 'no'],
+          ['Evidence kept', a.evidenceRetained ? h('span', {}, 'yes — ', h('a', { href: `#/policies/${encodeURIComponent(policyKeyOf(a.type, a.simulated, policyTypes))}/${encodeURIComponent(a.id)}` }, 'test a draft policy against it')) : 'no'],
         ]),
       ),
       card('Verification steps', steps),

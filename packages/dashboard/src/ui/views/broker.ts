@@ -100,8 +100,14 @@ export async function renderGovernance(root: HTMLElement): Promise<void> {
 
 function summariseActions(actions: unknown): string {
   if (!Array.isArray(actions)) return 'actions';
-  const names = actions.map((a) => (typeof a === 'object' && a !== null && typeof (a as Record<string, unknown>)['name'] === 'string' ? String((a as Record<string, unknown>)['name']) : 'action'));
-  return names.join(', ') || 'no actions';
+  const parts = actions.map((a) => {
+    if (typeof a !== 'object' || a === null) return 'action';
+    const o = a as Record<string, unknown>;
+    const kind = typeof o['type'] === 'string' ? o['type'] : 'action';
+    const target = typeof o['name'] === 'string' ? ` ${o['name']}` : typeof o['kid'] === 'string' ? ` ${o['kid']}` : typeof o['threshold'] === 'number' ? ` ${o['threshold']}` : '';
+    return `${kind}${target}`;
+  });
+  return parts.join(', ') || 'no actions';
 }
 
 const MAX_LEDGER_ENTRIES = 100_000;
@@ -179,6 +185,6 @@ export async function renderLedger(root: HTMLElement): Promise<void> {
 function summariseBody(body: unknown): string {
   if (typeof body !== 'object' || body === null) return String(body);
   const o = body as Record<string, unknown>;
-  for (const k of ['name', 'key', 'action', 'proposal', 'member']) if (typeof o[k] === 'string') return `${k}: ${String(o[k]).slice(0, 40)}`;
+  for (const k of ['name', 'proposal', 'member', 'id', 'key']) if (typeof o[k] === 'string') return `${k}: ${String(o[k]).slice(0, 40)}`;
   return Object.keys(o).slice(0, 4).join(', ') || '{}';
 }

@@ -16,9 +16,24 @@ function offsetOf(text: string, line: number, column: number): number {
   return Math.min(text.length, off + Math.max(0, column - 1));
 }
 
+/** `simulated:SgxEnclave` is the simulated instance's policy for SgxEnclave. */
+export function policyLabel(key: string): string {
+  return key.startsWith('simulated:') ? `${key.slice('simulated:'.length)} (simulated instance)` : key;
+}
+
+/** The policy key of an attestation: its instance's policy for its type. */
+export function policyKeyOf(type: string, simulated: boolean, types: readonly string[]): string {
+  return simulated && types.includes(`simulated:${type}`) ? `simulated:${type}` : type;
+}
+
+function replayQuery(key: string, types: readonly string[]): string {
+  if (key.startsWith('simulated:')) return `type=${encodeURIComponent(key.slice('simulated:'.length))}&simulated=true`;
+  return types.some((t) => t.startsWith('simulated:')) ? `type=${encodeURIComponent(key)}&simulated=false` : `type=${encodeURIComponent(key)}`;
+}
+
 export async function renderPolicies(root: HTMLElement, types: readonly string[], editable: boolean, type: string | undefined, attestationId: string | undefined): Promise<void> {
   const current = type !== undefined && types.includes(type) ? type : types[0];
-  const tabs = h('nav', { class: 'tabs' }, ...types.map((t) => h('a', { href: `#/policies/${encodeURIComponent(t)}`, class: t === current ? 'tab active' : 'tab', 'aria-current': t === current ? 'page' : undefined }, t)));
+  const tabs = h('nav', { class: 'tabs' }, ...types.map((t) => h('a', { href: `#/policies/${encodeURIComponent(t)}`, class: t === current ? 'tab active' : 'tab', 'aria-current': t === current ? 'page' : undefined }, policyLabel(t))));
   if (current === undefined) {
     replace(root, h('h1', {}, 'Policies'), h('p', { class: 'muted' }, 'This service has no policies.'));
     return;
@@ -26,7 +41,7 @@ export async function renderPolicies(root: HTMLElement, types: readonly string[]
   replace(root, h('div', { class: 'page-head' }, h('h1', {}, 'Policies'), tabs), h('p', { class: 'muted' }, 'Loading…'));
   const [policy, recent] = await Promise.all([
     get<PolicyView>(`/policies/${encodeURIComponent(current)}`),
-    get<{ attestations: AttestationSummary[] }>(`/attestations?limit=50&type=${encodeURIComponent(current)}`),
+    get<{ attestations: AttestationSummary[] }>(`/attestations?limit=50&${replayQuery(current, types)}`),
   ]);
 
   const gutter = h('div', { class: 'gutter', 'aria-hidden': undefined });
@@ -154,7 +169,7 @@ export async function renderPolicies(root: HTMLElement, types: readonly string[]
     root,
     h('div', { class: 'page-head' }, h('h1', {}, 'Policies'), tabs),
     card(
-      `${current} policy`,
+      `${policyLabel(current)} policy`,
       meta,
       h('div', { class: 'editor' }, gutter, ta),
       status,
