@@ -30,3 +30,15 @@ export { generateSigningKey, deriveKeyEncryptionKey, kidOf } from './keys.js';
 export { ATTESTATION_MIGRATIONS } from './store.js';
 export { AuditLog, type AuditLogOptions } from './audit.js';
 export { DEFAULT_EVIDENCE_RULES } from './verify.js';
+export {
+  attest,
+  fetchJwks,
+  jsonRequest,
+  verifyAttestationToken,
+  type AttestOptions,
+  type ClientOptions,
+  type JwksDocument,
+  type VerifiedToken,
+  type VerifyTokenOptions,
+} from './client.js';
+export { looksLikeOeReport } from './oe.js';

@@ -3,7 +3,7 @@
  * `allowSimulated`), HTTP(S) server with service-kit's limits, probes and metrics. The CLI's
  * `cloister attestation-service serve` is a thin layer over it; the key broker and tests start it in process.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { QuoteVerifier, decodePemCertificates, parseCollateralBundle, trustAnchorFromCertificate, INTEL_SGX_ROOT_CA, type CollateralBundle, type TrustAnchor } from '@cloister/dcap';
@@ -120,6 +120,7 @@ function keyEncryptionKey(o: AttestationServiceOptions, log: Logger): Uint8Array
     // Single host: a generated secret beside the data, created once (mode 0600). Back it up with the data.
     const file = join(storage.dataDir, 'key-encryption-key');
     if (!existsSync(file)) {
+      mkdirSync(storage.dataDir, { recursive: true, mode: 0o700 });
       writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
       log.warn({ file }, 'generated a key-encryption key for the signing keys; back it up with the data directory');
     }

@@ -88,7 +88,8 @@ function withoutRaw<T extends { raw: Uint8Array }>(o: T): Omit<T, 'raw'> {
   return rest;
 }
 
-export async function quoteInspectCommand(file: string, opts: { json?: boolean }): Promise<void> {
+export async function quoteInspectCommand(file: string, opts: { json?: boolean; maaClaims?: boolean; runtimeData?: string }): Promise<void> {
+  if (opts.maaClaims === true) return (await import('./attest.js')).maaClaimsCommand(file, opts);
   const json = opts.json === true;
   try {
     const info = inspectQuote(readBinaryInput(file, 'quote'));
