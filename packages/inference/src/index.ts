@@ -31,6 +31,7 @@ export { dbPostprocess, detPreprocess } from './ocr/detect.js';
 export { ortWasmPath, ppocrModelPaths, readPpocrModelFiles } from './ocr/node-files.js';
 export { HPKE_ENC_BYTES, HPKE_SUITE_IDS, ReplayWindow, generateHpkeKeyPair, hpkeInfo, hpkeSuite, openRequest, sealRequest, type HpkeKeyPair, type OpenedRequest, type SealedRequest } from './hpke.js';
 export {
+  encodeBinaryRequest,
   errorBody,
   parseInferenceRequest,
   type Datatype,

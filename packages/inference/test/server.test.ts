@@ -114,6 +114,26 @@ test('wire: a request replayed on another HPKE context fails, a replayed request
   assert.equal(((await (await post(flipped)).json()) as { code: string }).code, 'HPKE_DECRYPT_FAILED');
 });
 
+test('the recognition model alone: the same line as a JSON tensor, as binary tensor data and sealed with HPKE gives the same text', async () => {
+  const { decodePng } = await import('../src/ocr/png.js');
+  const { recPreprocess } = await import('../src/ocr/recognize.js');
+  const image = decodePng(world.sample, { maxImageBytes: 1 << 24, maxPixels: 1 << 24, maxImageSide: 8192 });
+  const line = recPreprocess(image, { x: 18, y: 80, width: 490, height: 46 });
+  const shape = [...line.dims];
+  const text = (r: { outputs: readonly { name: string; data: readonly unknown[] }[] }) => r.outputs.find((o) => o.name === 'text')?.data[0];
+  const json = await client.infer('ppocr-rec', { inputs: [{ name: 'x', datatype: 'FP32', shape, data: Array.from(line.tensor) }] });
+  const binary = await client.infer('ppocr-rec', { inputs: [{ name: 'x', datatype: 'FP32', shape, data: line.tensor }] });
+  assert.equal(String(text(json)).trim(), 'Hello from an enclave 2026');
+  assert.equal(text(binary), text(json));
+  const browser = await connectBrowserClient({ url: server.url, policy: { mrenclave: world.enclave.mrenclave, allowSimulated: true }, trustAnchors: world.anchors, fetch: insecureFetch });
+  assert.equal(text(await browser.infer('ppocr-rec', { inputs: [{ name: 'x', datatype: 'FP32', shape, data: line.tensor }] })), text(json));
+  // A binary tensor whose declared size does not match its shape.
+  await assert.rejects(
+    client.infer('ppocr-rec', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 8], data: line.tensor }] }),
+    (e: unknown) => InferenceError.is(e) && e.remoteCode === 'INVALID_REQUEST',
+  );
+});
+
 test('limits and typed errors: body size, image bomb, malformed requests, unknown model, policy refusal', async () => {
   const code = (e: unknown): string | undefined => (InferenceError.is(e) ? (e.remoteCode ?? e.code) : undefined);
   // A PNG header declaring 100 000 × 100 000 pixels: refused from the IHDR, nothing inflated.

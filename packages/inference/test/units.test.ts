@@ -12,7 +12,7 @@ import { decodePng } from '../src/ocr/png.js';
 import { ctcGreedyDecode, loadCharacters } from '../src/ocr/recognize.js';
 import { dbPostprocess } from '../src/ocr/detect.js';
 import { generateKeyEncryptionKey, unwrapReleasedKey, wrapKeyForJwk } from '../src/key-release.js';
-import { parseInferenceRequest } from '../src/oip.js';
+import { encodeBinaryRequest, parseInferenceRequest } from '../src/oip.js';
 import { generateHpkeKeyPair, openRequest, ReplayWindow, sealRequest } from '../src/hpke.js';
 import { fromBase64, toBase64, toBase64Url, utf8 } from '../src/bytes.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
@@ -146,6 +146,17 @@ test('Open Inference Protocol requests: shapes, element counts and limits are va
   assert.throws(() => parseInferenceRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1000], data: [] }] }, 100), is('TOO_LARGE'));
   assert.throws(() => parseInferenceRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: new Array(101).fill(0) }] }, 100), is('TOO_LARGE'));
   assert.ok(DEFAULT_LIMITS.maxBodyBytes > DEFAULT_LIMITS.maxImageBytes);
+  // Binary tensor data extension: JSON header, then the raw little-endian FP32 elements.
+  const tensor = Float32Array.from([1.5, -2, 3.25, 0]);
+  const { body, headerLength } = encodeBinaryRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 2], data: tensor }] });
+  assert.equal(body.length, headerLength + 16);
+  const header = JSON.parse(new TextDecoder().decode(body.subarray(0, headerLength))) as unknown;
+  assert.deepEqual(header, { inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 2], parameters: { binary_data_size: 16 } }] });
+  const parsed = parseInferenceRequest(header, 100, body.subarray(headerLength));
+  assert.deepEqual(parsed.inputs[0]!.data, tensor);
+  assert.throws(() => parseInferenceRequest(header, 100, body.subarray(headerLength, headerLength + 12)), field('body'));
+  assert.throws(() => parseInferenceRequest(header, 100, body.subarray(headerLength - 1)), (e: unknown) => is('INVALID_REQUEST')(e));
+  assert.throws(() => parseInferenceRequest(header, 100), field('inputs[0].parameters'));
 });
 
 test('HPKE: each request its own context; splicing, replays and other clients fail', async () => {

@@ -85,7 +85,9 @@ export async function connectBrowserClient(options: BrowserClientOptions): Promi
   const info = await hpkeInfo(runtimeData);
 
   async function infer(model: string, request: InferenceRequest): Promise<InferenceResponse> {
-    const sealed = await sealRequest(publicKey!, info, new TextEncoder().encode(JSON.stringify({ model, request })));
+    // Inside the sealed message tensors are JSON (a Float32Array becomes an array of numbers).
+    const json = JSON.stringify({ model, request }, (_k, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v));
+    const sealed = await sealRequest(publicKey!, info, new TextEncoder().encode(json));
     const r = await f(`${base}/v2/cloister/hpke`, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },

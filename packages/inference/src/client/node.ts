@@ -11,7 +11,7 @@ import type { EnclavePolicy, Policy } from '@cloister/policy';
 import { parseQuote, unwrapEvidence } from '@cloister/dcap';
 import { fromBase64 } from '../bytes.js';
 import { InferenceError } from '../errors.js';
-import type { InferenceRequest, InferenceResponse, ModelMetadata } from '../oip.js';
+import { encodeBinaryRequest, type InferenceRequest, type InferenceResponse, type ModelMetadata } from '../oip.js';
 import { parseRuntimeData, type InferenceRuntimeData } from '../runtime-data.js';
 import { ocrRequest, ocrResult, serverError, type RecognizedText } from './common.js';
 
@@ -55,9 +55,10 @@ export async function connectNodeClient(options: NodeClientOptions): Promise<Nod
   const timeoutMs = options.timeoutMs ?? 60_000;
   const max = options.maxResponseBytes ?? 16 * 1024 * 1024;
 
-  function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Answer> {
+  function call(method: 'GET' | 'POST', path: string, body?: unknown, binary?: { body: Uint8Array; headerLength: number }): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const payload =
+        binary !== undefined ? Buffer.from(binary.body.buffer, binary.body.byteOffset, binary.body.byteLength) : body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = https.request(
         {
           host: base.hostname,
@@ -65,7 +66,14 @@ export async function connectNodeClient(options: NodeClientOptions): Promise<Nod
           path,
           method,
           agent,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length },
+          headers:
+            payload === undefined
+              ? {}
+              : {
+                  'content-type': binary !== undefined ? 'application/octet-stream' : 'application/json',
+                  'content-length': payload.length,
+                  ...(binary !== undefined ? { 'inference-header-content-length': binary.headerLength } : {}),
+                },
           timeout: timeoutMs,
         },
         (res) => {
@@ -130,7 +138,9 @@ export async function connectNodeClient(options: NodeClientOptions): Promise<Nod
       attestation,
       document,
       async infer(model, request) {
-        const r = await call('POST', `/v2/models/${encodeURIComponent(model)}/infer`, request);
+        // FP32 inputs given as Float32Array travel as raw bytes (binary tensor data extension).
+        const binary = request.inputs.some((i) => i.data instanceof Float32Array) ? encodeBinaryRequest(request) : undefined;
+        const r = await call('POST', `/v2/models/${encodeURIComponent(model)}/infer`, binary === undefined ? request : undefined, binary);
         if (r.status !== 200) throw serverError(r.status, r.body);
         return r.body as InferenceResponse;
       },

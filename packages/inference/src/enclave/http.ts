@@ -23,7 +23,7 @@ import { getState, withDeadline, type SerialQueue } from './state.js';
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, OPTIONS',
-  'access-control-allow-headers': 'content-type',
+  'access-control-allow-headers': 'content-type, inference-header-content-length',
   'access-control-max-age': '600',
 };
 
@@ -61,6 +61,17 @@ function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
   });
 }
 
+/** The JSON part and the binary part of a body (binary tensor data extension when the header is present). */
+function splitBody(req: IncomingMessage, bytes: Uint8Array): { json: unknown; binary?: Uint8Array } {
+  const h = req.headers['inference-header-content-length'];
+  if (h === undefined) return { json: parseJson(bytes) };
+  const n = Number(h);
+  if (!Number.isSafeInteger(n) || n < 2 || n > bytes.length) {
+    throw new InferenceError('INVALID_REQUEST', 'Inference-Header-Content-Length does not fit the body', { field: 'Inference-Header-Content-Length' });
+  }
+  return { json: parseJson(bytes.subarray(0, n)), binary: bytes.subarray(n) };
+}
+
 function parseJson(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -70,12 +81,12 @@ function parseJson(bytes: Uint8Array): unknown {
 }
 
 /** Run one inference request for `model` (shared by the JSON route and the HPKE route): [status, body]. */
-async function runInference(model: string, body: unknown, queue: SerialQueue): Promise<[number, unknown]> {
+async function runInference(model: string, body: unknown, queue: SerialQueue, binary?: Uint8Array): Promise<[number, unknown]> {
   const s = getState();
   if (s === undefined || !servedModels(s.modelName).includes(model)) throw new InferenceError('MODEL_NOT_FOUND', `no model ${JSON.stringify(model.slice(0, 64))}`);
   const engine = s.engine;
   if (engine === undefined) throw new InferenceError('MODEL_NOT_READY', 'the model key has not been released yet');
-  const request = parseInferenceRequest(body, s.limits.maxTensorElements);
+  const request = parseInferenceRequest(body, s.limits.maxTensorElements, binary);
   const response = await withDeadline(
     queue.run(() => infer(engine, model, request, s.limits)),
     s.limits.requestTimeoutMs,
@@ -126,8 +137,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, queue: SerialQu
     if (method === 'GET' && m[2] === '/ready') return send(res, ready ? 200 : 400, { name, ready });
     if (method === 'POST' && m[2] === '/infer') {
       if (!ready) throw new InferenceError('MODEL_NOT_READY', 'the model key has not been released yet');
-      const body = parseJson(await readBody(req, s.limits.maxBodyBytes));
-      const [status, out] = await runInference(name, body, queue);
+      const { json, binary } = splitBody(req, await readBody(req, s.limits.maxBodyBytes));
+      const [status, out] = await runInference(name, json, queue, binary);
       return send(res, status, out);
     }
   }

@@ -52,8 +52,13 @@ export async function infer(engine: OcrEngine, modelName: string, request: Infer
   if (modelName.endsWith('-rec')) {
     const x = request.inputs.find((i) => i.name === 'x');
     if (x === undefined || x.datatype !== 'FP32') throw new InferenceError('INVALID_REQUEST', 'input `x` (FP32) is required', { field: 'inputs' });
-    if (!x.data.every((v) => typeof v === 'number')) throw new InferenceError('INVALID_REQUEST', 'FP32 data must be numbers', { field: 'inputs[x].data' });
-    const r = await engine.recognizeTensor(Float32Array.from(x.data as number[]), x.shape);
+    let tensor: Float32Array;
+    if (x.data instanceof Float32Array) tensor = x.data;
+    else {
+      if (!x.data.every((v) => typeof v === 'number')) throw new InferenceError('INVALID_REQUEST', 'FP32 data must be numbers', { field: 'inputs[x].data' });
+      tensor = Float32Array.from(x.data as number[]);
+    }
+    const r = await engine.recognizeTensor(tensor, x.shape);
     return {
       model_name: modelName,
       model_version: '1',
