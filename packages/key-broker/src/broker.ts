@@ -467,6 +467,38 @@ export class KeyBroker {
     }
   }
 
+  /**
+   * Trustee KBS resource release: `claims` come from evidence the KBS verified itself (iss "kbs"); the key's release
+   * policy holds them like a token's, and the enclave encrypts the key to the TEE's key as a flattened JWE.
+   */
+  async releaseToTee(name: string, claims: Readonly<Record<string, unknown>>, teePubkey: JsonWebKey): Promise<unknown> {
+    const identity = { iss: claims['iss'], mrenclave: claims['x-ms-sgx-mrenclave'], mrsigner: claims['x-ms-sgx-mrsigner'], productId: claims['x-ms-sgx-product-id'], svn: claims['x-ms-sgx-svn'], debuggable: claims['x-ms-sgx-is-debuggable'], via: 'kbs' };
+    let row: KeyRow | undefined;
+    try {
+      this.#ready();
+      row = await this.#row(name, undefined);
+      if (row.attributes['exportable'] !== true || row.release_policy === null) throw new KeyBrokerError('KeyNotExportable', `key ${name} is not exportable (no release policy)`);
+      if (row.attributes['enabled'] === false) throw new KeyBrokerError('Forbidden', `key ${name} is disabled`);
+      const decision = evaluateReleasePolicy(decodeReleasePolicyData(row.release_policy.data), claims);
+      if (!decision.ok) {
+        throw new KeyBrokerError('ReleasePolicyNotSatisfied', `the release policy of ${name} refuses this TEE: ${decision.message}`, { rule: decision.rule, ...(decision.claim !== undefined ? { claim: decision.claim } : {}) });
+      }
+      let jwe: unknown;
+      try {
+        jwe = await this.#o.enclave.ecalls.releaseJwe({ wrapped: row.wrapped, aad: aadOf(row.name, row.version), teePubkey });
+      } catch (e) {
+        if ((e as { code?: string }).code === 'BAD_PARAMETER') throw new KeyBrokerError('TargetKeyMissing', (e as Error).message, { rule: 'targetKey' });
+        throw e;
+      }
+      await this.#audit(name, row.version, true, 'Granted', { ...identity, authority: decision.authority, enc: 'JWE' });
+      return jwe;
+    } catch (e) {
+      const code = e instanceof KeyBrokerError ? e.code : 'Internal';
+      await this.#audit(name, row?.version, false, code, { ...identity, reason: e instanceof Error ? e.message.slice(0, 300) : 'error', ...(e instanceof KeyBrokerError ? (e.details ?? {}) : {}) });
+      throw e;
+    }
+  }
+
   async auditLog(limit = 100): Promise<unknown[]> {
     const r = await this.#o.storage.query<{ seq: string; at: Date; key_name: string; key_version: string | null; granted: boolean; code: string; detail: unknown }>(
       'SELECT seq::text AS seq, at, key_name, key_version, granted, code, detail FROM kb_audit ORDER BY seq DESC LIMIT $1',

@@ -79,3 +79,4 @@ export {
 } from './kek-enclave.js';
 export { startKeyBroker, type KeyBrokerHandle, type StartKeyBrokerOptions } from './server.js';
 export { brokerJson, brokerRequest, type BrokerRequestOptions, type BrokerResponse } from './http-client.js';
+export { KBS_ISSUER, KBS_VERSION, addKbsRoutes, type KbsOptions } from './kbs.js';

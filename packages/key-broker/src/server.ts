@@ -12,6 +12,7 @@ import { KeyBroker, type GovernanceConfig } from './broker.js';
 import { startBrokerEnclave, type BrokerEnclave, type PeerConfig } from './kek-enclave.js';
 import { KEY_BROKER_MIGRATIONS } from './migrations.js';
 import { TokenVerifier, type TokenVerifierOptions } from './token.js';
+import { addKbsRoutes, type KbsOptions } from './kbs.js';
 
 export interface StartKeyBrokerOptions {
   readonly host?: string;
@@ -36,6 +37,8 @@ export interface StartKeyBrokerOptions {
   /** Collateral for a replica's quote (a PCCS client; sim: the platform's collateral). */
   readonly collateral?: (quote: Uint8Array) => Promise<object>;
   readonly token?: Omit<TokenVerifierOptions, 'authorities'>;
+  /** Also serve the Trustee KBS protocol (/kbs/v0/…) over the same keys and policies. */
+  readonly kbs?: KbsOptions;
   readonly logger?: Logger;
 }
 
@@ -83,6 +86,7 @@ export async function startKeyBroker(o: StartKeyBrokerOptions): Promise<KeyBroke
       ...(o.peer !== undefined ? { peer: o.peer } : {}),
     });
     const app = createBrokerApp({ broker, logger, metrics, ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}) });
+    if (o.kbs !== undefined) addKbsRoutes(app, broker, o.kbs);
     const api: ServiceHandle = await startService({ app, port: o.port, ...(o.host !== undefined ? { host: o.host } : {}), ...(o.tls !== undefined ? { tls: o.tls } : {}), logger });
     cleanup.push(() => api.close());
     let attested: { host: string; port: number } | undefined;

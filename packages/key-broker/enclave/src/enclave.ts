@@ -15,7 +15,7 @@ import { defineEnclave, type EnclaveContext } from '@cloister/enclave/runtime';
 import { trustAnchorFromCertificate } from '@cloister/dcap';
 import { parseEvidenceRules } from '@cloister/policy';
 import { createAttestedCertificate, verifyPeer, type AttestedCertificate } from '@cloister/ratls';
-import { CompactEncrypt, compactDecrypt, calculateJwkThumbprint, importJWK, exportJWK } from 'jose';
+import { CompactEncrypt, FlattenedEncrypt, compactDecrypt, calculateJwkThumbprint, importJWK, exportJWK, type FlattenedJWE } from 'jose';
 import { isReleaseEncryption, rsaAesKeyWrap, type ReleaseEncryption } from './key-wrap.js';
 import { combine, split } from './shamir.js';
 
@@ -329,6 +329,27 @@ export default defineEnclave({
         const payload = args.payload;
         payload.response.key.key = { ...payload.response.key.key, key_hsm: b64u(JSON.stringify(keyHsm)) };
         return signJws(Buffer.from(JSON.stringify(payload)));
+      } finally {
+        material.fill(0);
+      }
+    },
+
+    /**
+     * Trustee KBS: the key material as a flattened JWE (RFC 7516 §7.2.2) to the TEE's key, `enc` A256GCM and `alg`
+     * RSA-OAEP-256 (RSA key) or ECDH-ES+A256KW (EC P-256/P-384/P-521), as Trustee's kbs/src/jwe does.
+     */
+    async releaseJwe(args: { wrapped: Uint8Array; aad: string; teePubkey: JsonWebKey }): Promise<FlattenedJWE> {
+      const t = args.teePubkey;
+      const alg = t.kty === 'RSA' ? 'RSA-OAEP-256' : t.kty === 'EC' ? 'ECDH-ES+A256KW' : fail('BAD_PARAMETER', 'tee-pubkey must be RSA or EC');
+      let key;
+      try {
+        key = await importJWK((t.kty === 'RSA' ? { kty: 'RSA', n: t.n, e: t.e } : { kty: 'EC', crv: t.crv, x: t.x, y: t.y }) as Parameters<typeof importJWK>[0], alg);
+      } catch {
+        fail('BAD_PARAMETER', 'tee-pubkey is not a valid public key');
+      }
+      const material = unwrapUnderKek(args.wrapped, args.aad);
+      try {
+        return await new FlattenedEncrypt(material).setProtectedHeader({ alg, enc: 'A256GCM' }).encrypt(key);
       } finally {
         material.fill(0);
       }
