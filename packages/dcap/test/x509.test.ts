@@ -763,30 +763,5 @@ describe('ECDSA signature encodings', () => {
     assert.equal(toHex(ecdsaDerToP1363(p1363ToEcdsaDer(p)!)!), toHex(p));
   });
 });
-
-describe('performance', () => {
-  it('parses a cold verification\'s certificates and CRLs well under 0.1 ms per certificate', () => {
-    const { c, chain } = chains.find((x) => x.chain[1]!.subject.commonName === 'Intel SGX PCK Platform CA')!;
-    const col = JSON.parse(c.collateralText!) as Collateral;
-    const certDers = [
-      ...chain.map((x) => x.raw),
-      ...parseCertificateChainPem(col.pck_crl_issuer_chain).map((x) => x.raw),
-      ...parseCertificateChainPem(col.tcb_info_issuer_chain).map((x) => x.raw),
-    ];
-    const crlDers = [fromHex(col.root_ca_crl), fromHex(col.pck_crl)];
-    const run = (): void => {
-      for (const d of certDers) parseCertificate(d);
-      parsePckExtension(parseCertificate(certDers[0]!));
-      for (const d of crlDers) parseCrl(d);
-    };
-    for (let i = 0; i < 200; i++) run();
-    const n = 500;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) run();
-    const perRun = (performance.now() - t0) / n;
-    const perCert = perRun / (certDers.length + 1 + crlDers.length);
-    console.log(`# x509: ${perRun.toFixed(4)} ms per run of ${certDers.length + 1} certificates + PCK extension + ` +
-      `${crlDers.length} CRLs (${perCert.toFixed(4)} ms per object)`);
-    assert.ok(perCert < 0.1, `${perCert} ms per object`);
-  });
-});
+// Parsing speed is measured by bench/dcap-verify (sgx_cold_ms, tdx_cold_ms), not asserted here: no wall-clock
+// assertions in tests (they fail on a busy machine, not on a slow parser).

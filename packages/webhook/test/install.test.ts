@@ -208,26 +208,50 @@ describe('cloister install: what is rendered', () => {
     assert.equal(dig(m, 'webhooks', 0, 'clientConfig', 'caBundle'), undefined);
   });
 
-  it('services: 2 replicas on PostgreSQL with the URL from a Secret; 1 replica + PVC + Recreate when embedded', async () => {
+  it('attestation service: 2 replicas on PostgreSQL (URL and KEK from Secrets); 1 replica + PVC + Recreate when embedded', async () => {
     const pg = await renderInstall(resolveOptions({ certificates: 'cert-manager' }));
-    for (const name of ['cloister-attestation', 'cloister-key-broker']) {
-      const d = find(pg, 'Deployment', name);
-      assert.equal(dig(d, 'spec', 'replicas'), 2);
-      const c = dig(d, 'spec', 'template', 'spec', 'containers', 0);
-      assert.ok((c.args as string[]).includes('--database-url=$(DATABASE_URL)'));
-      assert.equal(dig(c, 'env', 0, 'valueFrom', 'secretKeyRef', 'name'), 'cloister-database');
-      assert.equal(dig(find(pg, 'PodDisruptionBudget', name), 'spec', 'minAvailable'), 1);
-      assert.equal(dig(find(pg, 'Service', name), 'spec', 'ports', 0, 'port'), 8443);
-    }
-    const kb = dig(find(pg, 'Deployment', 'cloister-key-broker'), 'spec', 'template', 'spec', 'containers', 0);
-    assert.ok((kb.args as string[]).includes('--authority=https://cloister-attestation.cloister-system.svc:8443'));
+    const d = find(pg, 'Deployment', 'cloister-attestation');
+    assert.equal(dig(d, 'spec', 'replicas'), 2);
+    const c = dig(d, 'spec', 'template', 'spec', 'containers', 0);
+    assert.ok((c.args as string[]).includes('--database-url=$(DATABASE_URL)'));
+    assert.ok((c.args as string[]).includes('--key-encryption-key-file=/etc/cloister/kek/kek'));
+    assert.equal(dig(c, 'env', 0, 'valueFrom', 'secretKeyRef', 'name'), 'cloister-database');
+    assert.equal(dig(c, 'env', 0, 'valueFrom', 'secretKeyRef', 'key'), 'attestation-service');
+    const kek = (dig(d, 'spec', 'template', 'spec', 'volumes') as JsonObject[]).find((v) => v['name'] === 'kek');
+    assert.equal(dig(kek, 'secret', 'secretName'), 'cloister-attestation-kek');
+    assert.equal(dig(find(pg, 'PodDisruptionBudget', 'cloister-attestation'), 'spec', 'minAvailable'), 1);
+    assert.equal(dig(find(pg, 'Service', 'cloister-attestation'), 'spec', 'ports', 0, 'port'), 8443);
     const emb = await renderInstall(resolveOptions({ certificates: 'cert-manager', storage: 'embedded' }));
-    const d = find(emb, 'Deployment', 'cloister-attestation');
-    assert.equal(dig(d, 'spec', 'replicas'), 1);
-    assert.equal(dig(d, 'spec', 'strategy', 'type'), 'Recreate');
-    assert.ok((dig(d, 'spec', 'template', 'spec', 'containers', 0, 'args') as string[]).includes('--data=/var/lib/cloister/data'));
+    const e = find(emb, 'Deployment', 'cloister-attestation');
+    assert.equal(dig(e, 'spec', 'replicas'), 1);
+    assert.equal(dig(e, 'spec', 'strategy', 'type'), 'Recreate');
+    const args = dig(e, 'spec', 'template', 'spec', 'containers', 0, 'args') as string[];
+    assert.ok(args.includes('--data=/var/lib/cloister/data'));
+    assert.equal(args.some((a) => a.startsWith('--key-encryption-key-file') || a.startsWith('--database-url')), false);
     find(emb, 'PersistentVolumeClaim', 'cloister-attestation-data');
     assert.equal(dig(find(emb, 'PodDisruptionBudget', 'cloister-attestation'), 'spec', 'maxUnavailable'), 1);
+  });
+
+  it('key broker: one replica whose platform and enclave live on a PVC, trusting the attestation service', async () => {
+    const pg = await renderInstall(resolveOptions({ certificates: 'cert-manager' }));
+    const d = find(pg, 'Deployment', 'cloister-key-broker');
+    assert.equal(dig(d, 'spec', 'replicas'), 1);
+    assert.equal(dig(d, 'spec', 'strategy', 'type'), 'Recreate');
+    const c = dig(d, 'spec', 'template', 'spec', 'containers', 0);
+    const args = c.args as string[];
+    for (const a of ['--database-url=$(DATABASE_URL)', '--platform=/var/lib/cloister/data/platform', '--enclave=/var/lib/cloister/data/enclave', '--authority=https://cloister-attestation.cloister-system.svc:8443']) {
+      assert.ok(args.includes(a), a);
+    }
+    assert.equal(dig(c, 'env', 0, 'valueFrom', 'secretKeyRef', 'key'), 'key-broker');
+    find(pg, 'PersistentVolumeClaim', 'cloister-key-broker-data');
+    assert.equal(dig(find(pg, 'PodDisruptionBudget', 'cloister-key-broker'), 'spec', 'maxUnavailable'), 1);
+    const sim = await renderInstall(resolveOptions({ certificates: 'cert-manager', simulate: true, storage: 'embedded' }));
+    const simArgs = dig(find(sim, 'Deployment', 'cloister-key-broker'), 'spec', 'template', 'spec', 'containers', 0, 'args') as string[];
+    assert.ok(simArgs.includes('--data=/var/lib/cloister/data'));
+    assert.ok(simArgs.includes('--authority=https://cloister-attestation.cloister-system.svc:8443/simulated'));
+    const att = dig(find(sim, 'Deployment', 'cloister-attestation'), 'spec', 'template', 'spec');
+    assert.ok((att.containers[0].args as string[]).includes('--trust-root=/etc/cloister/simulated-roots/roots.pem'));
+    assert.equal((att.volumes as JsonObject[]).find((v) => v['name'] === 'simulated-roots')?.['configMap'] !== undefined, true);
   });
 
   it('PodSecurity: services restricted (and their pods meet it), node namespace privileged', async () => {
@@ -301,6 +325,7 @@ describe('cloister install: what is rendered', () => {
       { tag: 'a b' },
       { pccsUrl: 'http://insecure' },
       { epcResource: 'intel' as const },
+      { kekSecret: 'Bad Name' },
       { certificates: 'cert-manager' as const, ca: { certPem: '', keyPem: '' } },
     ] satisfies Array<Partial<InstallOptions>>) {
       assert.throws(() => resolveOptions(bad), (e: unknown) => e instanceof WebhookError && e.code === 'INVALID_OPTION', JSON.stringify(bad));

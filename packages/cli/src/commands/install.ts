@@ -46,6 +46,7 @@ export interface InstallCommandOptions {
   readonly prometheusOperator?: boolean;
   readonly storage?: string;
   readonly databaseSecret?: string;
+  readonly kekSecret?: string;
   readonly epcResource?: string;
   readonly nodeCapacity?: boolean;
   readonly pccs?: string;
@@ -135,6 +136,7 @@ async function options(opts: InstallCommandOptions): Promise<InstallOptions> {
     prometheusOperator: opts.prometheusOperator === true,
     storage: opts.storage as InstallOptions['storage'] | undefined,
     databaseSecret: opts.databaseSecret,
+    kekSecret: opts.kekSecret,
     epcResource: opts.epcResource as InstallOptions['epcResource'] | undefined,
     nodeCapacityCheck: opts.nodeCapacity !== false,
     pccsUrl: opts.pccs,

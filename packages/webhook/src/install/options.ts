@@ -36,6 +36,8 @@ export interface InstallOptions {
   /** `postgres`: URLs from a Secret; `embedded`: PGlite on a PersistentVolumeClaim (one replica). */
   readonly storage: 'postgres' | 'embedded';
   readonly databaseSecret: string;
+  /** Secret (key `kek`) with the attestation service's key-encryption key: the same on every replica (PostgreSQL). */
+  readonly kekSecret: string;
   /** EPC name the cluster's nodes advertise; the webhook translates the other one into it. */
   readonly epcResource: EpcName;
   /** The webhook reads Nodes to refuse pods asking more EPC than any node has (ClusterRole get/list nodes). */
@@ -60,6 +62,7 @@ export const DEFAULT_OPTIONS: InstallOptions = {
   prometheusOperator: false,
   storage: 'postgres',
   databaseSecret: 'cloister-database',
+  kekSecret: 'cloister-attestation-kek',
   epcResource: 'aks',
   nodeCapacityCheck: true,
 };
@@ -77,7 +80,7 @@ export function imageOf(o: InstallOptions, name: ImageName): string {
 /** Fill defaults and check the combination. */
 export function resolveOptions(partial: Partial<InstallOptions>): InstallOptions {
   const o: InstallOptions = { ...DEFAULT_OPTIONS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) };
-  for (const [what, ns] of [['--namespace', o.namespace], ['--node-namespace', o.nodeNamespace], ['--database-secret', o.databaseSecret]] as const) {
+  for (const [what, ns] of [['--namespace', o.namespace], ['--node-namespace', o.nodeNamespace], ['--database-secret', o.databaseSecret], ['--kek-secret', o.kekSecret]] as const) {
     if (!DNS_LABEL.test(ns)) throw new WebhookError('INVALID_OPTION', `${what} ${JSON.stringify(ns)} is not a DNS label`);
   }
   if (o.adminTokenSecret !== undefined && !DNS_LABEL.test(o.adminTokenSecret)) {
