@@ -31,6 +31,11 @@ const ratlsInspectCommand = lazy(async () => (await import('./commands/ratls.js'
 const ratlsVerifyCommand = lazy(async () => (await import('./commands/ratls.js')).ratlsVerifyCommand);
 const installCommand = lazy(async () => (await import('./commands/install.js')).installCommand);
 const webhookServeCommand = lazy(async () => (await import('./commands/webhook.js')).webhookServeCommand);
+const attestationServeCommand = lazy(async () => (await import('./commands/attestation-service.js')).attestationServeCommand);
+const attestCommand = lazy(async () => (await import('./commands/attest.js')).attestCommand);
+const tokenVerifyCommand = lazy(async () => (await import('./commands/token.js')).tokenVerifyCommand);
+const inferServeCommand = lazy(async () => (await import('./commands/infer.js')).inferServeCommand);
+const inferCommand = lazy(async () => (await import('./commands/infer.js')).inferCommand);
 const keyBrokerServeCommand = lazy(async () => (await import('./commands/key-broker.js')).keyBrokerServeCommand);
 const kbProposeCommand = lazy(async () => (await import('./commands/kb.js')).kbProposeCommand);
 const kbVoteCommand = lazy(async () => (await import('./commands/kb.js')).kbVoteCommand);
@@ -91,6 +96,8 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .command('inspect')
     .description('print every parsed field and claim of a quote (no verification)')
     .argument('<file>', 'quote file (- for stdin): raw bytes, hex or base64')
+    .option('--maa-claims', 'print the claims an Azure Attestation–compatible service issues for it (not verified)')
+    .option('--runtime-data <file>', 'with --maa-claims: the runtime data (Binary) bound to REPORTDATA')
     .option('--json', 'print JSON')
     .action(quoteInspectCommand);
 
@@ -257,6 +264,50 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--json', 'print the result as JSON')
     .action(ratlsVerifyCommand);
 
+  const infer = program
+    .command('infer')
+    .description('confidential inference: verify an inference enclave over attested TLS, then send it INPUT (docs/developers/confidential-inference.md)')
+    .argument('[model]', 'model name (e.g. ppocr, ppocr-rec)')
+    .argument('[input]', 'a PNG (OCR model) or an Open Inference Protocol request (.json)')
+    .option('--url <url>', 'the server (https://host:port)')
+    .option('--policy <json|file>', 'enclave policy JSON (inline or a file): mrenclave, mrsigner, isvProdId… (docs/attestation/policy.md)')
+    .option('--allow-debug', 'with --policy: accept a debug enclave')
+    .option('--allow-simulated', 'with --policy: accept evidence from a simulated platform (chained to a --trust-root that is not Intel)')
+    .option('--collateral <file>', 'collateral bundle to verify the quote with')
+    .option('--trust-root <file>', 'certificate whose public key is a trust anchor instead of the Intel SGX Root CA (repeatable)', collect)
+    .option('--model-hash <hex>', 'refuse a server holding another encrypted model (SHA-256 of the blob)')
+    .option('--timeout <seconds>', 'per-request deadline (default 120)')
+    .option('--json', 'print JSON')
+    .action(async (model: string | undefined, input: string | undefined, opts: Record<string, unknown>, cmd: Command) => {
+      if (model === undefined || input === undefined || typeof opts['url'] !== 'string') {
+        cmd.error('usage: cloister infer MODEL INPUT --url URL --policy JSON|FILE --collateral FILE', { exitCode: EXIT_USAGE, code: 'cloister.usage' });
+      }
+      await (inferCommand as unknown as (m: string, i: string, o: Record<string, unknown>) => Promise<void>)(model!, input!, opts);
+    });
+  infer
+    .command('serve')
+    .description('start a confidential inference server: the enclave attests, gets the model key from the key broker, serves OIP v2 over attested TLS')
+    .requiredOption('--enclave <dir>', 'the signed inference enclave directory (--prepare makes it)')
+    .requiredOption('--model-blob <file>', 'the encrypted model (AES-256-GCM blob)')
+    .requiredOption('--attestation-url <url>', 'attestation service instance URL (MAA REST API)')
+    .requiredOption('--broker-url <url>', 'key broker URL (Azure Key Vault Secure Key Release API)')
+    .requiredOption('--key-name <name>', 'the model key\'s name at the broker')
+    .option('--key-version <version>', 'the model key\'s version')
+    .option('--broker-token-file <file>', 'bearer token for the broker')
+    .option('--model <name>', 'model name served (default ppocr)')
+    .option('--platform <dir>', 'simulated platform directory (sim backend)')
+    .option('--collateral <file>', 'collateral served with the evidence (for browsers)')
+    .option('--host <host>', 'listen address (default 127.0.0.1)')
+    .option('--port <port>', 'listen port (default 8443)')
+    .option('--prepare', 'build and sign the enclave directory first')
+    .option('--signing-key <file>', 'with --prepare: the enclave signing key (default DIR/enclave.key.pem)')
+    .option('--json', 'print JSON')
+    // `--json` after `serve` is parsed by `infer` (which has one too): take it from there as well.
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const json = opts['json'] === true || cmd.parent?.opts()['json'] === true;
+      await (inferServeCommand as unknown as (o: Record<string, unknown>) => Promise<void>)({ ...opts, json });
+    });
+
   program
     .command('install')
     .description('render the add-on (node agent, quote helper, webhook, attestation service, key broker) as manifests: | kubectl apply -f -')
@@ -284,6 +335,56 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--admin-token-secret <name>', "Secret (key token) for the services' admin API")
     .option('--json', 'report as JSON (with --out-dir, --dry-run)')
     .action(installCommand);
+
+  const attestationService = program.command('attestation-service').description('the Azure Attestation–compatible attestation service');
+  attestationService
+    .command('serve')
+    .description('serve the MAA REST API (attest, policies, certs) with RS256 tokens (docs/attestation/service.md)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1; others need --issuer)')
+    .option('--port <port>', 'port (default 8443)')
+    .option('--data <dir>', 'embedded storage directory (PGlite; one replica)')
+    .option('--database-url <url>', 'PostgreSQL (replicas)')
+    .option('--tls-cert <file>', 'serving certificate (PEM; reloaded when it changes)')
+    .option('--tls-key <file>', 'its private key (PEM)')
+    .option('--issuer <url>', 'the issuer URL relying parties see (default: the URL it serves, loopback only)')
+    .option('--trust-root <pem>', 'root certificate of simulated platforms (repeatable; needs --allow-simulated)', collect)
+    .option('--allow-simulated', 'serve a separate instance for simulated platforms at /simulated (issuer <issuer>/simulated)')
+    .option('--collateral <file>', 'offline collateral bundle (repeatable)', collect)
+    .option('--pccs <url>', 'PCCS or Intel PCS base URL (verified collateral is cached)')
+    .option('--admin-token-file <file>', 'admin bearer token for policy and certificate management')
+    .option('--key-encryption-key-file <file>', 'secret the signing keys are encrypted under (required with --database-url)')
+    .option('--policy-signer-cert <pem>', 'policy signer certificate (repeatable): only signed policies are accepted', collect)
+    .option('--evidence-retention-days <n>', 'days evidence is kept in the audit log (default 30; 0: not kept)')
+    .option('--rate-limit <n>', 'attestations per second per client (default 200; 0: unlimited)')
+    .option('--max-request-bytes <n>', 'largest attest request body (default 262144)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
+    .action(attestationServeCommand);
+
+  program
+    .command('attest')
+    .description('attest a quote or Open Enclave report at an Azure Attestation–compatible service and print the token')
+    .argument('<quote>', 'quote or OE report file (- for stdin): raw bytes, hex or base64')
+    .requiredOption('--url <url>', 'the service (instance URL, e.g. https://host:8443 or …/simulated)')
+    .option('--runtime-data <file>', 'runtime data bound to REPORTDATA (SHA-256 in its first 32 bytes)')
+    .option('--runtime-json', 'send the runtime data as JSON (x-ms-runtime) instead of Binary (x-ms-sgx-ehd)')
+    .option('--type <type>', 'SgxEnclave or OpenEnclave (default: from the evidence)')
+    .option('--nonce <s>', 'nonce echoed in the token (api-version 2022-08-01)')
+    .option('--ca <file>', "CA certificate of the service's TLS")
+    .option('--out <file>', 'write the token to this file')
+    .option('--json', 'report as JSON')
+    .action(attestCommand);
+
+  const token = program.command('token').description('attestation tokens');
+  token
+    .command('verify')
+    .description("verify an attestation token's signature, times and issuer against the service's /certs or a JWKS file")
+    .argument('<token>', 'the JWT, a file holding it, or - for stdin')
+    .option('--url <url>', 'the issuing service (its /certs; the issuer must equal this URL)')
+    .option('--jwks <file>', 'a JWKS file instead of --url')
+    .option('--issuer <url>', 'the expected issuer (default: --url)')
+    .option('--ca <file>', "CA certificate of the service's TLS")
+    .option('--json', 'report as JSON')
+    .action(tokenVerifyCommand);
 
   const webhook = program.command('webhook').description('the SGX admission webhook');
   webhook
@@ -325,6 +426,10 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--peer-trust-root <file>', "trust root (PEM) of replicas' PCK chains (repeatable; default Intel's)", collect)
     .option('--peer-collateral <file>', "collateral bundle for replicas' quotes")
     .option('--allow-simulated-peers', 'accept replicas on simulated platforms')
+    .option('--kbs', 'also serve the Trustee KBS protocol (/kbs/v0/auth, /attest, /resource) over the same keys')
+    .option('--kbs-collateral <file>', "collateral bundle for KBS clients' SGX quotes")
+    .option('--kbs-trust-root <file>', "trust root (PEM) of KBS clients' PCK chains (repeatable; default Intel's)", collect)
+    .option('--kbs-allow-simulated', 'accept KBS evidence from simulated platforms')
     .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
     .action(keyBrokerServeCommand);
 
