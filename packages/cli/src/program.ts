@@ -329,6 +329,7 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--prometheus-operator', 'also ServiceMonitors and PodMonitors')
     .option('--storage <kind>', 'postgres (URLs from a Secret, 2 replicas; default) or embedded (PGlite on a volume, 1 replica)')
     .option('--database-secret <name>', 'Secret with keys attestation-service and key-broker (PostgreSQL URLs; default cloister-database)')
+    .option('--kek-secret <name>', "Secret (key kek) with the attestation service's key-encryption key, shared by its replicas (default cloister-attestation-kek)")
     .option('--epc-resource <name>', 'EPC name the nodes advertise: aks (Cloister node agent; default) or intel (AKS confcom, Intel plugin)')
     .option('--no-node-capacity', 'do not give the webhook read access to Nodes (skips the EPC-larger-than-any-node check)')
     .option('--pccs <url>', "attestation service's PCCS")
