@@ -100,12 +100,17 @@ export function evidenceIdentity(evidence: Uint8Array): Identity {
   }
 }
 
+/** The evidence-rule checks of @cloister/policy: `{rule, actual, outcome, expected}` each. */
+function isChecks(v: unknown): v is Record<string, unknown>[] {
+  return Array.isArray(v) && v.length > 0 && v.every((c) => typeof c === 'object' && c !== null && 'rule' in c && 'outcome' in c);
+}
+
 function describeStep(s: Record<string, unknown>): VerificationStep {
   const name = typeof s['step'] === 'string' ? s['step'] : typeof s['name'] === 'string' ? s['name'] : 'step';
   const rest = Object.entries(s)
     .filter(([k]) => k !== 'step' && k !== 'name' && k !== 'ok')
     .filter(([, v]) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0))
-    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : isChecks(v) ? v.map((c) => `${String(c['rule'])} ${String(c['outcome'])} (${String(c['actual'])})`).join('; ') : JSON.stringify(v)}`)
     .join(', ');
   const detail = rest.length > MAX_STEP_DETAIL ? `${rest.slice(0, MAX_STEP_DETAIL - 1)}…` : rest;
   return detail === '' ? { name, ok: s['ok'] === true } : { name, ok: s['ok'] === true, detail };
