@@ -30,6 +30,10 @@ export interface KeyBrokerServeOptions {
   readonly peerTrustRoot?: string[];
   readonly peerCollateral?: string;
   readonly allowSimulatedPeers?: boolean;
+  readonly kbs?: boolean;
+  readonly kbsCollateral?: string;
+  readonly kbsTrustRoot?: string[];
+  readonly kbsAllowSimulated?: boolean;
   readonly logLevel?: string;
 }
 
@@ -97,7 +101,7 @@ export async function keyBrokerServeCommand(opts: KeyBrokerServeOptions): Promis
   const platform = await simPlatform(opts.platform ?? (opts.data !== undefined ? join(opts.data, 'platform') : undefined));
   if (platform === undefined) logger.warn('no --platform: an ephemeral simulated platform, whose sealed KEK no restart can open (join a replica or recover)');
   const peerCollateral = opts.peerCollateral !== undefined ? (JSON.parse(readTextInput(opts.peerCollateral, 'the peer collateral')) as object) : undefined;
-  const options: StartKeyBrokerOptions = {
+  let options: StartKeyBrokerOptions = {
     host: opts.host ?? '0.0.0.0',
     port: port(opts.port ?? '8443', '--port'),
     storage: opts.data !== undefined ? { dataDir: opts.data } : { databaseUrl: opts.databaseUrl! },
@@ -116,6 +120,19 @@ export async function keyBrokerServeCommand(opts: KeyBrokerServeOptions): Promis
     },
     ...(peerCollateral !== undefined ? { collateral: async () => peerCollateral } : {}),
   };
+  if (opts.kbs === true && opts.kbsCollateral === undefined) throw new CliError('INVALID_ARGUMENT', "--kbs needs --kbs-collateral FILE (the collateral of the clients' platform)");
+  if (opts.kbs !== true && (opts.kbsCollateral !== undefined || opts.kbsTrustRoot !== undefined || opts.kbsAllowSimulated === true)) throw new CliError('INVALID_ARGUMENT', '--kbs-* options need --kbs');
+  if (opts.kbs === true) {
+    const kbsCollateral = JSON.parse(readTextInput(opts.kbsCollateral!, 'the KBS collateral')) as object;
+    options = {
+      ...options,
+      kbs: {
+        collateral: async () => kbsCollateral,
+        trustRootsPem: (opts.kbsTrustRoot ?? []).map((f) => readFileSync(f, 'utf8')),
+        evidenceRules: { allowSimulated: opts.kbsAllowSimulated === true },
+      },
+    };
+  }
   if (opts.tlsCert === undefined) logger.warn('no --tls-cert: the API is plain HTTP (tests only)');
   const handle: KeyBrokerHandle = await startKeyBroker(options);
   await new Promise<void>((resolve) => {
