@@ -5,7 +5,7 @@
  * each service serves its own part of the UI from its own origin, so the browser's same-origin rule is the policy.
  */
 import type { Context, Hono } from 'hono';
-import { ServiceError, readJson, requireAdmin } from '@cloister/service-kit';
+import { ServiceError, rateLimit, readJson, requireAdmin } from '@cloister/service-kit';
 import { apiAccess, pageAccess, type AccessMode } from './access.js';
 import { dashboardAssets, dashboardHtml } from './assets.js';
 import { DASHBOARD_HEADERS } from './csp.js';
@@ -36,7 +36,7 @@ export interface DashboardConfig {
   readonly policyTypes: readonly string[];
 }
 
-export const MAX_LIST = 500;
+export const MAX_LIST = 200;
 export const MAX_LEDGER_PAGE = 1000;
 /** Policy texts are at most 256 KiB (the service's own bound); the JSON body around one a little more. */
 export const MAX_POLICY_BODY = 300 * 1024;
@@ -102,6 +102,8 @@ export function mountDashboard(app: Hono, options: DashboardOptions): void {
   const att = options.attestation;
   const kb = options.keyBroker;
   const api = `${base}/api`;
+  // Parsing and draft replay run the service's parser and its whole verification: bounded per client.
+  const costly = rateLimit({ perSecond: 5, burst: 20 });
 
   // Headers first, so that refusals (403, 404) carry them too.
   app.use(`${base}/*`, async (c, next) => {
@@ -194,13 +196,13 @@ export function mountDashboard(app: Hono, options: DashboardOptions): void {
     if (p === undefined) throw new ServiceError('NOT_FOUND', 404, 'no policy for this attestation type');
     return c.json(p);
   });
-  app.post(`${api}/policies/:type/parse`, async (c) => {
+  app.post(`${api}/policies/:type/parse`, costly, async (c) => {
     if (att === undefined) throw noSource('policies');
     const type = typeParam(c, att);
     const { text } = await policyBody(c);
     return c.json(await att.parsePolicy(type, text));
   });
-  app.post(`${api}/policies/:type/test`, async (c) => {
+  app.post(`${api}/policies/:type/test`, costly, async (c) => {
     if (att === undefined) throw noSource('policies');
     const type = typeParam(c, att);
     const { text, attestationId } = await policyBody(c);

@@ -131,7 +131,7 @@ test('editing a policy needs the admin token; the viewer token is not enough', a
 test('query parameters and bodies are bounded and validated', async () => {
   const s = await startDashboardServer({ attestation: new MemoryAttestationSource(Date.now()), keyBroker: new MemoryKeyBrokerSource(Date.now()) });
   try {
-    for (const p of ['/ui/api/attestations?limit=501', '/ui/api/attestations?limit=-1', '/ui/api/attestations?outcome=maybe', '/ui/api/attestations?type=%3Cscript%3E', '/ui/api/attestations/counts?hours=100000', '/ui/api/broker/ledger?limit=1001', '/ui/api/broker/releases?granted=yes']) {
+    for (const p of ['/ui/api/attestations?limit=201', '/ui/api/attestations?limit=-1', '/ui/api/attestations?outcome=maybe', '/ui/api/attestations?type=%3Cscript%3E', '/ui/api/attestations/counts?hours=100000', '/ui/api/broker/ledger?limit=1001', '/ui/api/broker/releases?granted=yes']) {
       const a = await call(s.url, p);
       assert.equal(a.status, 400, p);
       assert.equal(code(a), 'INVALID_QUERY', p);
@@ -146,6 +146,24 @@ test('query parameters and bodies are bounded and validated', async () => {
     const parse = JSON.parse((await call(s.url, '/ui/api/policies/SgxEnclave/parse', { method: 'POST', body: JSON.stringify({ text: 'version=1.0;\nissuancerules {\n  c:[type=="x"] => issue(type="y", value=c.value));\n};' }), headers: { 'content-type': 'application/json' } })).body) as { ok: boolean; problem: { line: number; column: number } };
     assert.equal(parse.ok, false);
     assert.deepEqual([parse.problem.line, parse.problem.column], [3, 50]);
+  } finally {
+    await s.close();
+  }
+});
+
+test('parsing and draft replay are rate-limited per client', async () => {
+  const s = await startDashboardServer({ attestation: new MemoryAttestationSource(Date.now()) });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const a = await call(s.url, '/ui/api/policies/SgxEnclave/parse', { method: 'POST', body: JSON.stringify({ text: 'version=1.0;' }), headers: { 'content-type': 'application/json' } });
+      statuses.push(a.status);
+      if (a.status === 429) assert.equal(code(a), 'RATE_LIMITED');
+    }
+    assert.equal(statuses[0], 200);
+    assert.ok(statuses.includes(429));
+    // Reading is not limited.
+    assert.equal((await call(s.url, '/ui/api/attestations')).status, 200);
   } finally {
     await s.close();
   }
