@@ -17,6 +17,7 @@ import { startInferenceServer, type InferenceServer } from '../src/host/server.j
 import { fromBase64 } from '../src/bytes.js';
 import { insecureFetch, makeWorld, SAMPLE_PNG, SAMPLE_TEXT, type World } from './world.js';
 import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -33,7 +34,7 @@ before(async () => {
     blob: world.model.blob,
     collateral: world.collateralText,
     keyReleaser: localKeyRelease({ key: world.model.key, policy, verifyOptions: { collateral: world.collateral, trustAnchors: world.anchors }, modelHash: world.model.hash }),
-    limits: { maxBodyBytes: 1024 * 1024, maxImageBytes: 512 * 1024, maxPixels: 1_000_000 },
+    limits: { maxBodyBytes: 1024 * 1024, maxImageBytes: 512 * 1024, maxPixels: 1_000_000, headersTimeoutMs: 2000 },
   });
   client = await connectNodeClient({
     url: server.url,
@@ -166,6 +167,29 @@ test('limits and typed errors: body size, image bomb, malformed requests, unknow
     }),
     (e: unknown) => InferenceError.is(e) && e.code === 'EVIDENCE_INVALID',
   );
+});
+
+test('deadlines: a client that sends no request head, or trickles its body, is disconnected; others are still served', async () => {
+  const open = (): Promise<TLSSocket> =>
+    new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false }, () => resolve(socket));
+      socket.once('error', reject);
+    });
+  const closed = (socket: TLSSocket): Promise<string> =>
+    new Promise((resolve) => {
+      let data = '';
+      socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.once('close', () => resolve(data));
+    });
+  const silent = await open();
+  const trickle = await open();
+  trickle.write('POST /v2/models/ppocr/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"inputs":');
+  const [silentData, trickleData] = await Promise.all([closed(silent), closed(trickle)]);
+  assert.equal(silentData, '', 'nothing is answered to a connection that never sent a request');
+  assert.match(trickleData, /^HTTP\/1\.1 504 /);
+  assert.match(trickleData, /"code":"TIMEOUT"/);
+  assert.equal(await client.ready(), true);
 });
 
 test('the example page, opened from a static file in headless Chromium, verifies the enclave, shows its identity and the text', async () => {

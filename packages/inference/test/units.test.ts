@@ -16,6 +16,7 @@ import { encodeBinaryRequest, parseInferenceRequest } from '../src/oip.js';
 import { generateHpkeKeyPair, openRequest, ReplayWindow, sealRequest } from '../src/hpke.js';
 import { fromBase64, toBase64, toBase64Url, utf8 } from '../src/bytes.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
+import { SerialQueue, withDeadline } from '../src/enclave/state.js';
 
 const is = (code: string) => (e: unknown) => InferenceError.is(e) && e.code === code;
 
@@ -181,4 +182,27 @@ test('HPKE: each request its own context; splicing, replays and other clients fa
   assert.throws(() => window.check(a.body.subarray(0, 65)), is('REPLAYED'));
   assert.deepEqual(fromBase64(toBase64(utf8('any'))), utf8('any'));
   assert.equal(fromBase64('*'), undefined);
+});
+
+test('inference queue: one job at a time, BUSY beyond the bound; a deadline settles with TIMEOUT', async () => {
+  const queue = new SerialQueue(2);
+  const order: string[] = [];
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const first = queue.run(async () => {
+    order.push('first start');
+    await gate;
+    order.push('first end');
+    return 1;
+  });
+  const second = queue.run(async () => {
+    order.push('second');
+    return 2;
+  });
+  await assert.rejects(queue.run(async () => 3), is('BUSY'));
+  await assert.rejects(withDeadline(new Promise(() => undefined), 5), is('TIMEOUT'));
+  release();
+  assert.deepEqual([await first, await second], [1, 2]);
+  assert.deepEqual(order, ['first start', 'first end', 'second']);
+  assert.equal(await queue.run(async () => 4), 4);
 });

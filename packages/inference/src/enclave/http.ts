@@ -38,8 +38,11 @@ function sendError(res: ServerResponse, e: unknown): void {
   send(res, HTTP_STATUS[err.code], errorBody(err));
 }
 
-/** Read the body with a byte limit (TOO_LARGE before reading when Content-Length says so). */
-function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
+/**
+ * Read the body with a byte limit (TOO_LARGE before reading when Content-Length says so) and a deadline (TIMEOUT,
+ * and the connection is closed: a client trickling its body does not hold the server).
+ */
+function readBody(req: IncomingMessage, max: number, deadlineMs: number): Promise<Uint8Array> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) {
     return Promise.reject(new InferenceError('TOO_LARGE', `the request body is over ${max} bytes`, { limit: 'maxBodyBytes' }));
@@ -47,11 +50,18 @@ function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // On expiry the error is answered (504) and the connection closed once the answer is out (createRequestHandler).
+    const timer = setTimeout(() => reject(new InferenceError('TIMEOUT', `the request body did not arrive within ${deadlineMs} ms`)), deadlineMs);
+    req.once('end', () => clearTimeout(timer));
+    req.once('close', () => clearTimeout(timer));
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > max) {
         reject(new InferenceError('TOO_LARGE', `the request body is over ${max} bytes`, { limit: 'maxBodyBytes' }));
-        req.destroy();
+        // Stop reading; the 413 is answered and the connection closed (createRequestHandler).
+        req.removeAllListeners('data');
+        req.pause();
+        chunks.length = 0;
         return;
       }
       chunks.push(c);
@@ -99,8 +109,17 @@ const MODEL_PATH = /^\/v2\/models\/([A-Za-z0-9._-]{1,128})(\/ready|\/infer)?$/;
 export function createRequestHandler(queue: SerialQueue): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     void handle(req, res, queue).catch((e: unknown) => {
-      if (!res.headersSent) sendError(res, e);
-      else res.destroy();
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // A body that did not arrive (or was refused before being read): answer, then close the connection rather
+      // than read what is left of it.
+      if (!req.complete) {
+        res.setHeader('connection', 'close');
+        res.once('finish', () => req.socket.destroy());
+      }
+      sendError(res, e);
     });
   };
 }
@@ -137,13 +156,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, queue: SerialQu
     if (method === 'GET' && m[2] === '/ready') return send(res, ready ? 200 : 400, { name, ready });
     if (method === 'POST' && m[2] === '/infer') {
       if (!ready) throw new InferenceError('MODEL_NOT_READY', 'the model key has not been released yet');
-      const { json, binary } = splitBody(req, await readBody(req, s.limits.maxBodyBytes));
+      const { json, binary } = splitBody(req, await readBody(req, s.limits.maxBodyBytes, s.limits.headersTimeoutMs));
       const [status, out] = await runInference(name, json, queue, binary);
       return send(res, status, out);
     }
   }
   if (method === 'POST' && path === '/v2/cloister/hpke' && s !== undefined) {
-    const sealed = await readBody(req, s.limits.maxBodyBytes);
+    const sealed = await readBody(req, s.limits.maxBodyBytes, s.limits.headersTimeoutMs);
     const opened = await openRequest(s.hpke, s.hpkeInfo, sealed);
     s.replay.check(opened.enc);
     let inner: [number, unknown];

@@ -54,6 +54,15 @@ const KEK_ID = 'cloister-inference-kek';
 let secureContext: SecureContext | undefined;
 let queue: SerialQueue | undefined;
 const http = createServer({ maxHeaderSize: 16 * 1024, keepAlive: true });
+/** Connections whose first request head has not arrived yet, and their deadline timer. */
+const firstRequest = new WeakMap<object, ReturnType<typeof setTimeout>>();
+http.on('request', (req: import('node:http').IncomingMessage) => {
+  const t = firstRequest.get(req.socket);
+  if (t !== undefined) {
+    clearTimeout(t);
+    firstRequest.delete(req.socket);
+  }
+});
 
 function limitsOf(partial: Partial<InferenceLimits> | undefined): InferenceLimits {
   const out: InferenceLimits = { ...DEFAULT_LIMITS };
@@ -151,7 +160,14 @@ export default defineEnclave({
     const socket = new TLSSocket(stream as unknown as import('node:net').Socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
     socket.on('error', () => socket.destroy());
     const s = getState();
-    socket.setTimeout((s?.limits.headersTimeoutMs ?? 10_000) + (s?.limits.requestTimeoutMs ?? 30_000), () => socket.destroy());
+    const headMs = s?.limits.headersTimeoutMs ?? 10_000;
+    // The first request head must arrive within headersTimeoutMs (Node enforces headersTimeout only for servers
+    // that listen themselves); after that, an idle connection is closed once no request or answer moved for the
+    // longest a request may take.
+    const head = setTimeout(() => socket.destroy(), headMs);
+    socket.once('close', () => clearTimeout(head));
+    firstRequest.set(socket, head);
+    socket.setTimeout(headMs + (s?.limits.requestTimeoutMs ?? 30_000), () => socket.destroy());
     http.emit('connection', socket);
   },
 });
