@@ -37,6 +37,15 @@ export interface KeyBrokerServeOptions {
   readonly logLevel?: string;
 }
 
+function jsonFile(path: string, what: string): object {
+  try {
+    return JSON.parse(readTextInput(path, what)) as object;
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError('INVALID_ARGUMENT', `${what} ${path} is not JSON`);
+  }
+}
+
 function port(value: string, what: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 65_535) throw new CliError('INVALID_ARGUMENT', `${what} must be a port 0..65535`);
@@ -100,7 +109,7 @@ export async function keyBrokerServeCommand(opts: KeyBrokerServeOptions): Promis
   }
   const platform = await simPlatform(opts.platform ?? (opts.data !== undefined ? join(opts.data, 'platform') : undefined));
   if (platform === undefined) logger.warn('no --platform: an ephemeral simulated platform, whose sealed KEK no restart can open (join a replica or recover)');
-  const peerCollateral = opts.peerCollateral !== undefined ? (JSON.parse(readTextInput(opts.peerCollateral, 'the peer collateral')) as object) : undefined;
+  const peerCollateral = opts.peerCollateral !== undefined ? (jsonFile(opts.peerCollateral, 'the peer collateral')) : undefined;
   let options: StartKeyBrokerOptions = {
     host: opts.host ?? '0.0.0.0',
     port: port(opts.port ?? '8443', '--port'),
@@ -123,7 +132,7 @@ export async function keyBrokerServeCommand(opts: KeyBrokerServeOptions): Promis
   if (opts.kbs === true && opts.kbsCollateral === undefined) throw new CliError('INVALID_ARGUMENT', "--kbs needs --kbs-collateral FILE (the collateral of the clients' platform)");
   if (opts.kbs !== true && (opts.kbsCollateral !== undefined || opts.kbsTrustRoot !== undefined || opts.kbsAllowSimulated === true)) throw new CliError('INVALID_ARGUMENT', '--kbs-* options need --kbs');
   if (opts.kbs === true) {
-    const kbsCollateral = JSON.parse(readTextInput(opts.kbsCollateral!, 'the KBS collateral')) as object;
+    const kbsCollateral = jsonFile(opts.kbsCollateral!, 'the KBS collateral');
     options = {
       ...options,
       kbs: {
