@@ -349,8 +349,8 @@ export class MemoryKeyBrokerSource implements KeyBrokerSource {
       threshold: 2,
       members: [{ id: 'alice', publicKey: ec('a') }, { id: 'bob', publicKey: ec('b') }, { id: 'carol', publicKey: ec('c') }],
       proposals: [
-        { id: '6f1d0c2e8a4b9f3e7d5c1a0b2c3d4e5f', proposer: 'alice', state: 'open', created: new Date(this.#start + 40 * 3600 * 1000).toISOString(), actions: [{ type: 'rotate_key', name: 'ocr-model-key' }], ballots: [{ member: 'alice', vote: 'approve' }] },
-        { id: '1a2b3c4d5e6f708192a3b4c5d6e7f809', proposer: 'bob', state: 'enacted', created: new Date(this.#start + 5 * 3600 * 1000).toISOString(), actions: [{ type: 'set_release_policy', name: 'ocr-model-key', release_policy: { version: '1.0.0', anyOf: [{ authority: 'https://127.0.0.1:8443', allOf: [{ claim: 'x-ms-sgx-is-debuggable', equals: false }] }] } }], ballots: [{ member: 'bob', vote: 'approve' }, { member: 'carol', vote: 'approve' }] },
+        { id: '6f1d0c2e8a4b9f3e7d5c1a0b2c3d4e5f', proposer: 'alice', state: 'open', created: new Date(this.#start + 40 * 3600 * 1000).toISOString(), actions: [{ type: 'rotate_key', name: 'ocr-model-key' }], ballots: [{ member: 'alice', vote: 'accept' }] },
+        { id: '1a2b3c4d5e6f708192a3b4c5d6e7f809', proposer: 'bob', state: 'enacted', created: new Date(this.#start + 5 * 3600 * 1000).toISOString(), actions: [{ type: 'set_release_policy', name: 'ocr-model-key', release_policy: { version: '1.0.0', anyOf: [{ authority: 'https://127.0.0.1:8443', allOf: [{ claim: 'x-ms-sgx-is-debuggable', equals: false }] }] } }], ballots: [{ member: 'bob', vote: 'accept' }, { member: 'carol', vote: 'accept' }] },
         { id: '9f8e7d6c5b4a39281706f5e4d3c2b1a0', proposer: 'carol', state: 'rejected', created: new Date(this.#start + 20 * 3600 * 1000).toISOString(), actions: [{ type: 'delete_key', name: 'db-password' }], ballots: [{ member: 'alice', vote: 'reject' }, { member: 'bob', vote: 'reject' }] },
       ],
     };
