@@ -87,33 +87,6 @@ function releaser() {
   return httpKeyRelease({ attestationUrl: authority.replace(as.issuer, as.url), brokerUrl: broker.url, keyName: 'ocr-model', brokerToken: 'inference-server' });
 }
 
-test('the attestation service and the key broker release the model key to the named enclave only', async () => {
-  const server = await startInferenceServer({ enclaveDir: world.enclave.dir, platform: world.platformDir, blob: world.model.blob, keyReleaser: releaser() });
-  try {
-    const client = await connectNodeClient({
-      url: server.url,
-      policy: { mrenclave: world.enclave.mrenclave, allowSimulated: true },
-      verifyOptions: { collateral: world.collateral, trustRoots: world.anchors },
-      expectedModelHash: world.model.hash,
-    });
-    try {
-      assert.equal((await client.recognize(world.sample)).text, SAMPLE_TEXT);
-    } finally {
-      client.close();
-    }
-  } finally {
-    await server.close();
-  }
-  // Re-signed by someone else: same MRENCLAVE, another MRSIGNER — the broker's release policy refuses the token.
-  const otherKey = join(world.root, 'other.pem');
-  writeFileSync(otherKey, generateSigningKey(), { mode: 0o600 });
-  const resigned = await prepareInferenceEnclave(join(world.root, 'resigned'), { keyPath: otherKey });
-  await assert.rejects(
-    startInferenceServer({ enclaveDir: resigned.dir, platform: world.platformDir, blob: world.model.blob, keyReleaser: releaser() }),
-    (e: unknown) => InferenceError.is(e) && e.code === 'KEY_RELEASE_FAILED' && e.status === 403,
-  );
-});
-
 const CLI = fileURLToPath(new URL('../../../cli/dist/src/bin.js', import.meta.url));
 
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -124,7 +97,7 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-test('cloister infer serve gets the key from the broker; cloister infer verifies the enclave, prints its identity and the text', async () => {
+test('cloister infer serve gets the model key from the attestation service and the key broker; cloister infer and the Node client verify the enclave and recognise the text', async () => {
   const blobFile = join(world.root, 'model.blob');
   writeFileSync(blobFile, world.model.blob);
   const collateralFile = join(world.root, 'collateral.json');
@@ -163,9 +136,32 @@ test('cloister infer serve gets the key from the broker; cloister infer verifies
     assert.deepEqual([out.ok, out.error.code, out.error.rule], [false, 'POLICY_MISMATCH', 'mrenclave']);
     const usage = await runCli(['infer', 'ppocr', samplePath, '--url', started.url]);
     assert.equal(usage.code, 2);
+    // The library client against the same server: the key came from the broker, the model is the registered one.
+    const client = await connectNodeClient({
+      url: started.url,
+      policy: { mrenclave: world.enclave.mrenclave, allowSimulated: true },
+      verifyOptions: { collateral: world.collateral, trustRoots: world.anchors },
+      expectedModelHash: world.model.hash,
+    });
+    try {
+      assert.equal((await client.recognize(world.sample)).text, SAMPLE_TEXT);
+    } finally {
+      client.close();
+    }
   } finally {
     const exited = new Promise((r) => serve.once('exit', r));
     serve.kill('SIGTERM');
     await exited;
   }
+});
+
+test('a re-signed enclave (same MRENCLAVE, another MRSIGNER) is refused by the broker: no key, no server', async () => {
+  const otherKey = join(world.root, 'other.pem');
+  writeFileSync(otherKey, generateSigningKey(), { mode: 0o600 });
+  const resigned = await prepareInferenceEnclave(join(world.root, 'resigned'), { keyPath: otherKey });
+  assert.equal(resigned.mrenclave, world.enclave.mrenclave);
+  await assert.rejects(
+    startInferenceServer({ enclaveDir: resigned.dir, platform: world.platformDir, blob: world.model.blob, keyReleaser: releaser() }),
+    (e: unknown) => InferenceError.is(e) && e.code === 'KEY_RELEASE_FAILED' && e.status === 403,
+  );
 });
