@@ -110,6 +110,7 @@ export class AttestationInstance {
   #keys: LoadedKey[] = [];
   #keysAt = 0;
   readonly #policies = new Map<string, CachedPolicy>();
+  readonly #policyReads = new Map<string, Promise<CachedPolicy>>();
   #refreshing: Promise<void> | undefined;
 
   private constructor(o: InstanceOptions) {
@@ -244,6 +245,15 @@ export class AttestationInstance {
     const ttl = this.#o.policyCacheMs ?? 1000;
     const hit = this.#policies.get(type);
     if (hit !== undefined && Date.now() - hit.at < ttl) return hit;
+    // Concurrent requests share one read.
+    const pending = this.#policyReads.get(type);
+    if (pending !== undefined) return pending;
+    const read = this.#readPolicy(type, hit).finally(() => this.#policyReads.delete(type));
+    this.#policyReads.set(type, read);
+    return read;
+  }
+
+  async #readPolicy(type: AttestationType, hit: CachedPolicy | undefined): Promise<CachedPolicy> {
     const stored = await loadPolicy(this.#o.db, this.id, type);
     const text = stored?.text ?? defaultPolicyText(type);
     let parsed: MaaPolicy;
@@ -294,6 +304,7 @@ export class AttestationInstance {
       [this.id, type, jwsText, text, jws.signer === undefined ? null : JSON.stringify(jws.signer.jwk)],
     );
     this.#policies.delete(type);
+    this.#policyReads.delete(type);
     await this.#audit({ kind: 'policy', outcome: 'updated', actor, attestationType: type, policyHash: policyHash(text), detail: { tokenHash, signer: jws.signer?.thumbprint ?? null, text } });
     const claims: JWTPayload = { 'x-ms-policy-result': 'Updated', 'x-ms-policy-token-hash': tokenHash };
     if (jws.signer !== undefined) claims['x-ms-policy-signer'] = jws.signer.jwk;
@@ -305,6 +316,7 @@ export class AttestationInstance {
     await this.#checkSigner(jws.signer);
     await q(this.#o.db, 'DELETE FROM attestation_policies WHERE instance = $1 AND attestation_type = $2', [this.id, type]);
     this.#policies.delete(type);
+    this.#policyReads.delete(type);
     await this.#audit({ kind: 'policy', outcome: 'reset', actor, attestationType: type, policyHash: policyHash(defaultPolicyText(type)), detail: { signer: jws.signer?.thumbprint ?? null } });
     return this.#managementToken({ 'x-ms-policy-result': 'Removed' });
   }

@@ -14,6 +14,7 @@ import {
   parseCollateralBundle,
   parseTcbInfo,
   type CollateralBundle,
+  type CollateralRequest,
   type TrustAnchor,
   type VerificationResult,
 } from '@cloister/dcap';
@@ -62,6 +63,10 @@ export class InstanceVerifier {
   readonly #o: InstanceVerifierOptions;
   readonly #offline = new Map<string, CollateralBundle>();
   readonly #rules: EvidenceRulesInput;
+  /** PCK chain PEM → whether it contains one of our anchors (a platform quotes with one chain: parse it once). */
+  readonly #anchoredChains = new Map<string, boolean>();
+  /** PCK chain PEM → the collateral request (FMSPC and CA from the PCK certificate). */
+  readonly #requests = new Map<string, CollateralRequest>();
 
   private constructor(o: InstanceVerifierOptions, offline: Map<string, CollateralBundle>) {
     this.#o = o;
@@ -87,13 +92,26 @@ export class InstanceVerifier {
     return this.#offline.size;
   }
 
-  async #collateral(ev: ParsedEvidence): Promise<{ bundle: CollateralBundle; source: 'offline' | 'pccs' }> {
-    let req;
+  #requestFor(ev: ParsedEvidence): CollateralRequest {
+    const certData = ev.quote.signature.qeReportCertificationData.certificationData;
+    const memoKey = certData.type === 5 ? certData.pem : undefined;
+    const hit = memoKey === undefined ? undefined : this.#requests.get(memoKey);
+    if (hit !== undefined) return hit;
+    let req: CollateralRequest;
     try {
       req = collateralRequestForQuote(ev.quote);
     } catch (e) {
       throw badRequest('QUOTE_INVALID', `the quote's PCK certificate chain is unusable: ${(e as Error).message}`, { dcapCode: DcapError.is(e) ? e.code : 'UNKNOWN' });
     }
+    if (memoKey !== undefined) {
+      if (this.#requests.size >= 1024) this.#requests.clear();
+      this.#requests.set(memoKey, req);
+    }
+    return req;
+  }
+
+  async #collateral(ev: ParsedEvidence): Promise<{ bundle: CollateralBundle; source: 'offline' | 'pccs' }> {
+    const req = this.#requestFor(ev);
     const hit = this.#offline.get(keyOf(req.tee, req.fmspc, req.ca));
     if (hit !== undefined) return { bundle: hit, source: 'offline' };
     if (this.#o.online === undefined) {
@@ -113,13 +131,19 @@ export class InstanceVerifier {
   #checkRoot(ev: ParsedEvidence): void {
     const certData = ev.quote.signature.qeReportCertificationData.certificationData;
     if (certData.type !== 5) return; // no chain in the quote: the verifier decides with the collateral's chain
-    let chain;
-    try {
-      chain = parseCertificateChainPem(certData.pem);
-    } catch (e) {
-      throw badRequest('QUOTE_INVALID', `the quote's PCK certificate chain does not parse: ${(e as Error).message}`, { dcapCode: DcapError.is(e) ? e.code : 'UNKNOWN' });
+    let anchored = this.#anchoredChains.get(certData.pem);
+    if (anchored === undefined) {
+      let chain;
+      try {
+        chain = parseCertificateChainPem(certData.pem);
+      } catch (e) {
+        throw badRequest('QUOTE_INVALID', `the quote's PCK certificate chain does not parse: ${(e as Error).message}`, { dcapCode: DcapError.is(e) ? e.code : 'UNKNOWN' });
+      }
+      anchored = chain.some((c) => this.#o.trustAnchors.some((a) => bytesEqual(a.spki, c.spki)));
+      // Bounded memo (only the yes/no is kept; the chain's signatures are still checked by the verifier).
+      if (this.#anchoredChains.size >= 1024) this.#anchoredChains.clear();
+      this.#anchoredChains.set(certData.pem, anchored);
     }
-    const anchored = chain.some((c) => this.#o.trustAnchors.some((a) => bytesEqual(a.spki, c.spki)));
     if (anchored) return;
     if (this.#o.simulated) {
       throw badRequest('EVIDENCE_REFUSED', 'the evidence does not chain to a --trust-root of the simulated instance', { rule: 'trustRoot' });
