@@ -58,6 +58,7 @@ try {
       { claim: 'x-ms-sgx-mrenclave', equals: enclave.mrenclave },
       { claim: 'x-ms-sgx-mrsigner', equals: enclave.mrsigner },
       { claim: 'x-ms-sgx-is-debuggable', equals: false },
+      { claim: 'x-ms-runtime.model-hash', equals: model.hash },   // only to an enclave holding THIS blob
     ] }],
   };
   const put = await fetch(`${broker.url}/keys/ocr-model?api-version=7.4`, {

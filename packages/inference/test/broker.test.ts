@@ -16,6 +16,7 @@ import { prepareBrokerEnclave, startKeyBroker, type KeyBrokerHandle } from '@clo
 import { createLogger } from '@cloister/service-kit';
 import { generateSigningKey } from '@cloister/sgx-sim';
 import { toBase64Url } from '../src/bytes.js';
+import { encryptModel } from '../src/model-blob.js';
 import { connectNodeClient } from '../src/client/node.js';
 import { InferenceError } from '../src/errors.js';
 import { httpKeyRelease } from '../src/host/key-release.js';
@@ -39,7 +40,7 @@ before(async () => {
     keyEncryptionKey: 'inference-test-signing-key-secret',
     rateLimit: false,
     logger,
-  } as Parameters<typeof startAttestationService>[0]);
+  });
   authority = as.simulatedIssuer!;
   const brokerEnclave = await prepareBrokerEnclave({ dir: join(world.root, 'broker-enclave'), keyPath: world.keyPath });
   broker = await startKeyBroker({
@@ -61,6 +62,8 @@ before(async () => {
           { claim: 'x-ms-sgx-mrenclave', equals: world.enclave.mrenclave },
           { claim: 'x-ms-sgx-mrsigner', equals: world.enclave.mrsigner },
           { claim: 'x-ms-sgx-is-debuggable', equals: false },
+          // The token's x-ms-runtime is the enclave's runtime data: the key goes only to an enclave holding this blob.
+          { claim: 'x-ms-runtime.model-hash', equals: world.model.hash },
         ],
       },
     ],
@@ -155,13 +158,18 @@ test('cloister infer serve gets the model key from the attestation service and t
   }
 });
 
-test('a re-signed enclave (same MRENCLAVE, another MRSIGNER) is refused by the broker: no key, no server', async () => {
+test('the broker refuses a re-signed enclave, a debug build and the right enclave holding another model blob: no key, no server', async () => {
+  const refused = (e: unknown) => InferenceError.is(e) && e.code === 'KEY_RELEASE_FAILED' && e.status === 403 && e.remoteCode === 'ReleasePolicyNotSatisfied';
+  // Same code, another signer: same MRENCLAVE, another MRSIGNER.
   const otherKey = join(world.root, 'other.pem');
   writeFileSync(otherKey, generateSigningKey(), { mode: 0o600 });
   const resigned = await prepareInferenceEnclave(join(world.root, 'resigned'), { keyPath: otherKey });
   assert.equal(resigned.mrenclave, world.enclave.mrenclave);
-  await assert.rejects(
-    startInferenceServer({ enclaveDir: resigned.dir, platform: world.platformDir, blob: world.model.blob, keyReleaser: releaser() }),
-    (e: unknown) => InferenceError.is(e) && e.code === 'KEY_RELEASE_FAILED' && e.status === 403,
-  );
+  await assert.rejects(startInferenceServer({ enclaveDir: resigned.dir, platform: world.platformDir, blob: world.model.blob, keyReleaser: releaser() }), refused);
+  // The debug build of the same enclave.
+  const debug = await prepareInferenceEnclave(join(world.root, 'debug'), { keyPath: world.keyPath, debug: true });
+  await assert.rejects(startInferenceServer({ enclaveDir: debug.dir, platform: world.platformDir, blob: world.model.blob, keyReleaser: releaser(), debug: true }), refused);
+  // The named enclave, given another blob (its hash is in the attested runtime data): refused too.
+  const other = await encryptModel([{ name: 'rec.onnx', bytes: new Uint8Array(16) }]);
+  await assert.rejects(startInferenceServer({ enclaveDir: world.enclave.dir, platform: world.platformDir, blob: other.blob, keyReleaser: releaser() }), refused);
 });
