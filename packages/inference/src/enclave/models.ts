@@ -15,9 +15,7 @@ import type { OcrEngine } from '../ocr/pipeline.js';
 import { REC_HEIGHT } from '../ocr/recognize.js';
 
 export function modelMetadata(name: string): ModelMetadata | undefined {
-  const [base, kind] = name.endsWith('-rec') ? [name.slice(0, -4), 'rec'] : [name, 'ocr'];
-  void base;
-  if (kind === 'rec') {
+  if (name.endsWith('-rec')) {
     return {
       name,
       versions: ['1'],
