@@ -469,7 +469,15 @@ export class AttestationInstance {
       await this.#o.audit.append(record).catch(() => undefined);
       throw e;
     }
-    await this.#o.audit.append(record);
+    try {
+      await this.#o.audit.append(record);
+    } catch (e) {
+      // The record stays queued and is written when the database returns: it must say that no token was sent.
+      record.outcome = 'failed';
+      record.code = (e as { code?: string }).code ?? 'STORAGE_UNAVAILABLE';
+      steps.push({ step: 'audit', ok: false, code: record.code, message: 'the token was not sent: the audit record could not be stored' });
+      throw e;
+    }
     return token;
   }
 }

@@ -190,6 +190,16 @@ test('isolated mode: only policies signed by a configured policy signer are acce
     assert.equal(ok.body.policyResolution, 'Updated');
     const certs = await admin.getPolicyManagementCertificates();
     assert.equal(certs.body.length, 1);
+    // A second signer is added (signed by the first), then signs a policy, then is removed.
+    const added = await admin.addPolicyManagementCertificate(other.certificatePem, signer.privateKeyPem, signer.certificatePem);
+    assert.equal(added.body.certificateResolution, 'IsPresent');
+    assert.match(added.body.certificateThumbprint, /^[0-9A-F]{40}$/);
+    assert.equal((await admin.getPolicyManagementCertificates()).body.length, 2);
+    await admin.setPolicy('SgxEnclave', text, { privateKey: other.privateKeyPem, certificate: other.certificatePem });
+    const removed = await admin.removePolicyManagementCertificate(other.certificatePem, signer.privateKeyPem, signer.certificatePem);
+    assert.equal(removed.body.certificateResolution, 'IsAbsent');
+    assert.equal((await admin.getPolicyManagementCertificates()).body.length, 1);
+    await assert.rejects(admin.setPolicy('SgxEnclave', text, { privateKey: other.privateKeyPem, certificate: other.certificatePem }), (e: { code?: string }) => e.code === 'POLICY_SIGNER_UNKNOWN');
   } finally {
     await iso.close();
   }
