@@ -19,6 +19,8 @@ export interface AuditLogOptions {
   readonly maxBacklog?: number;
   /** Retry interval while the database is away (default 500 ms). */
   readonly retryMs?: number;
+  /** How long a first record waits for others to share its INSERT (default 2 ms). */
+  readonly lingerMs?: number;
 }
 
 interface Pending {
@@ -34,6 +36,7 @@ export class AuditLog {
   readonly #maxBatch: number;
   readonly #maxBacklog: number;
   readonly #retryMs: number;
+  readonly #lingerMs: number;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -47,6 +50,7 @@ export class AuditLog {
     this.#maxBatch = options.maxBatch ?? 256;
     this.#maxBacklog = options.maxBacklog ?? 100_000;
     this.#retryMs = options.retryMs ?? 500;
+    this.#lingerMs = options.lingerMs ?? 2;
   }
 
   get enabled(): boolean {
@@ -75,7 +79,7 @@ export class AuditLog {
     this.admit();
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
-      this.#schedule(0);
+      this.#schedule(this.#lingerMs);
     });
   }
 
