@@ -4,8 +4,8 @@ export {
   connectNodeClient,
   decodePng,
   encryptModel,
+  httpKeyRelease,
   loadOrt,
-  localKeyRelease,
   ortWasmPath,
   ppocrModelPaths,
   prepareInferenceEnclave,
@@ -14,3 +14,6 @@ export {
   startInferenceServer,
 } from '@cloister/inference';
 export { serializeCollateralBundle as serializeCollateral } from '@cloister/dcap';
+export { startAttestationService } from '@cloister/attestation-service';
+export { prepareBrokerEnclave, startKeyBroker } from '@cloister/key-broker';
+export { createLogger } from '@cloister/service-kit';

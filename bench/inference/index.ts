@@ -8,9 +8,9 @@
  *    keep-alive: the handshake and its quote verification are one-time costs).
  * Requests alternate plain / confidential (binary tensor) / confidential (JSON tensor), one at a time, so that both see the same machine load. Latency p50/p99
  * and throughput (sequential requests per second); the target is confidential p50 ≤ 1.10 × plain p50.
- * One-time costs: enclave start, attestation setup (key pairs, RA-TLS certificate, quotes), key release (quote
- * verification + policy + wrapping: the in-process releaser, not the network services), model decrypt + load, the
- * client's attested connection.
+ * One-time costs: enclave start, attestation setup (key pairs, RA-TLS certificate, quotes), key release (the
+ * attestation service verifies the quote and signs a token; the key broker checks it against the release policy and
+ * wraps the key; over loopback HTTP), model decrypt + load, the client's attested connection.
  * Last line: `inference: plain_p50_ms=… conf_p50_ms=… overhead_p50=… target_overhead_p50=0.10 …`.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,16 +23,20 @@ import {
   OcrEngine,
   connectNodeClient,
   decodePng,
+  createLogger,
   encryptModel,
+  httpKeyRelease,
   loadOrt,
-  localKeyRelease,
   ortWasmPath,
   ppocrModelPaths,
   prepareInferenceEnclave,
   readPpocrModelFiles,
   recPreprocess,
+  prepareBrokerEnclave,
   serializeCollateral,
+  startAttestationService,
   startInferenceServer,
+  startKeyBroker,
 } from './deps.js';
 
 const ITERATIONS = Number(process.env.INFERENCE_BENCH_ITERATIONS ?? 25);
@@ -72,13 +76,40 @@ async function main(): Promise<void> {
     t = performance.now();
     const enclave = await prepareInferenceEnclave(join(root, 'enclave'), { keyPath });
     const buildSignMs = performance.now() - t;
-    const policy = { mrenclave: enclave.mrenclave, mrsigner: enclave.mrsigner, allowSimulated: true };
+    // The attestation service and the key broker (simulated instance), the model key registered under a release
+    // policy naming the enclave and the blob.
+    const logger = createLogger({ component: 'bench-inference', level: 'silent' });
+    const secret = `bench-${process.pid}-${Date.now()}-secret`;
+    const as = await startAttestationService({ allowSimulated: true, trustRoots: [pki.rootCertPem], collateral: [serializeCollateral(collateral)], keyEncryptionKey: secret, rateLimit: false, logger });
+    const authority = as.simulatedIssuer!;
+    const brokerEnclave = await prepareBrokerEnclave({ dir: join(root, 'broker-enclave'), keyPath });
+    const broker = await startKeyBroker({ port: 0, storage: { dataDir: join(root, 'broker-data') }, authorities: [authority], adminToken: secret, enclaveDir: brokerEnclave.dir, platform: platformDir, logger });
+    const b64url = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
+    const releasePolicy = {
+      version: '1.0.0',
+      anyOf: [{ authority, allOf: [
+        { claim: 'x-ms-sgx-mrenclave', equals: enclave.mrenclave },
+        { claim: 'x-ms-sgx-mrsigner', equals: enclave.mrsigner },
+        { claim: 'x-ms-sgx-is-debuggable', equals: false },
+        { claim: 'x-ms-runtime.model-hash', equals: model.hash },
+      ] }],
+    };
+    const put = await fetch(`${broker.url}/keys/ocr-model?api-version=7.4`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+      body: JSON.stringify({
+        key: { kty: 'oct-HSM', k: b64url(model.key), key_ops: ['wrapKey', 'unwrapKey'] },
+        attributes: { exportable: true },
+        release_policy: { contentType: 'application/json; charset=utf-8', data: b64url(new TextEncoder().encode(JSON.stringify(releasePolicy))) },
+      }),
+    });
+    if (put.status !== 200) throw new Error(`key registration failed: HTTP ${put.status}`);
     const server = await startInferenceServer({
       enclaveDir: enclave.dir,
       platform: platformDir,
       blob: model.blob,
       collateral: serializeCollateral(collateral),
-      keyReleaser: localKeyRelease({ key: model.key, policy, verifyOptions: { collateral, trustAnchors: anchors } }),
+      keyReleaser: httpKeyRelease({ attestationUrl: authority.replace(as.issuer, as.url), brokerUrl: broker.url, keyName: 'ocr-model', brokerToken: 'bench' }),
     });
     t = performance.now();
     const client = await connectNodeClient({ url: server.url, policy: { mrenclave: enclave.mrenclave, allowSimulated: true }, verifyOptions: { collateral, trustRoots: anchors } });
@@ -144,6 +175,8 @@ async function main(): Promise<void> {
     } finally {
       client.close();
       await server.close();
+      await broker.close();
+      await as.close();
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
