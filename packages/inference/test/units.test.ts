@@ -87,6 +87,9 @@ test('PNG: decoded-pixel, side and byte limits are checked before decoding; not-
   assert.throws(() => decodePng(png(101, 2), limits), (e: unknown) => is('TOO_LARGE')(e) && (e as InferenceError).limit === 'maxImageSide');
   assert.throws(() => decodePng(new Uint8Array(10_001), limits), (e: unknown) => is('TOO_LARGE')(e) && (e as InferenceError).limit === 'maxImageBytes');
   assert.throws(() => decodePng(utf8('GIF89a, not a png, long enough to have a header here'), limits), is('INVALID_IMAGE'));
+  const interlaced = png(50, 40);
+  interlaced[28] = 1; // IHDR interlace method: Adam7
+  assert.throws(() => decodePng(interlaced, limits), is('INVALID_IMAGE'));
   const broken = png(50, 40);
   broken.fill(0, 40);
   assert.throws(() => decodePng(broken, limits), is('INVALID_IMAGE'));

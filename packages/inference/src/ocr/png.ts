@@ -1,7 +1,8 @@
 /**
  * PNG decoding with limits (pngjs). The IHDR (PNG spec §11.2.2: width, height as 4-byte big-endian after the
  * 8-byte signature and the chunk's length and type) is read and checked against the pixel limits BEFORE anything is
- * inflated, so an image bomb (a tiny file declaring a huge canvas) is refused without allocating for it.
+ * inflated, so an image bomb (a tiny file declaring a huge canvas) is refused without allocating for it; pngjs then
+ * inflates a non-interlaced image with its output bounded by the declared size (interlaced images are refused).
  */
 import { PNG } from 'pngjs';
 import { InferenceError } from '../errors.js';
@@ -37,6 +38,9 @@ export function decodePng(bytes: Uint8Array, limits: Pick<InferenceLimits, 'maxI
   if (width * height > limits.maxPixels) {
     throw new InferenceError('TOO_LARGE', `the image is over ${limits.maxPixels} pixels`, { limit: 'maxPixels' });
   }
+  // IHDR byte 12 of its data (file offset 28) is the interlace method. pngjs inflates an Adam7 image without an
+  // output bound (zlib.inflateSync), so a zip bomb could pass the pixel check: interlaced PNGs are refused.
+  if (bytes[28] !== 0) throw new InferenceError('INVALID_IMAGE', 'interlaced PNGs are not accepted');
   let png: PNG;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
