@@ -6,4 +6,4 @@
 export { AgentError, type AgentErrorCode } from './errors.js';
 export { NodeAgent, type NodeAgentOptions } from './agent.js';
 export { RESOURCE_KINDS, type ResourceKind } from './resources/index.js';
-export { createLogger } from './log.js';
+export { AGENT_COMPONENT, createAgentLogger, createAgentLogger as createLogger, type AgentLoggerOptions } from './logger.js';

@@ -4,12 +4,12 @@
  * periodically (and when device nodes appear) instead of crash-looping.
  */
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { createMetricsRegistry, startProbeServer, type ProbeServerHandle } from '@cloister/service-kit/core';
 import { detectHardware, type SgxDetection } from './detect/hardware.js';
 import { prepareSimulatedSgx } from './detect/simulated.js';
 import { AgentError } from './errors.js';
-import { startHttp, type HttpHandle } from './http.js';
-import { createLogger } from './log.js';
+import { createAgentLogger } from './logger.js';
 import { createAgentMetrics } from './metrics.js';
 import { PluginManager } from './plugin-manager.js';
 import type { QuoteHelperService } from './quote-helper-service.js';
@@ -61,7 +61,7 @@ export class NodeAgent {
   readonly #metrics;
   #built: BuiltResources | undefined;
   #manager: PluginManager | undefined;
-  #http: HttpHandle | undefined;
+  #http: ProbeServerHandle | undefined;
   #rescan: NodeJS.Timeout | undefined;
   #noSgxReasons: readonly string[] = [];
   #quoteHelper: QuoteHelperService | undefined;
@@ -69,8 +69,8 @@ export class NodeAgent {
 
   constructor(options: NodeAgentOptions = {}) {
     this.#o = options;
-    this.log = options.logger ?? createLogger({});
-    this.registry = options.registry ?? new Registry();
+    this.log = options.logger ?? createAgentLogger();
+    this.registry = options.registry ?? createMetricsRegistry();
     this.#metrics = createAgentMetrics(this.registry);
   }
 
@@ -108,7 +108,7 @@ export class NodeAgent {
 
   async start(): Promise<void> {
     if (this.#o.metricsPort !== undefined) {
-      this.#http = await startHttp({
+      this.#http = await startProbeServer({
         port: this.#o.metricsPort,
         ...(this.#o.metricsHost !== undefined ? { host: this.#o.metricsHost } : {}),
         registry: this.registry,

@@ -73,9 +73,8 @@ export {
   type ManualHealth,
 } from './resources/health.js';
 export { ALLOCATE_BUCKETS, createAgentMetrics, type AgentMetricsOptions, type PromAgentMetrics } from './metrics.js';
-export { startHttp, type HttpHandle, type HttpLimits, type HttpOptions, type Readiness } from './http.js';
-export { LOG_LEVELS, createLogger, type LogLevel, type LoggerOptions } from './log.js';
-export { ConnectionGate, type ConnectionGateLimits, type ConnectionGateOptions, type GateDropReason } from './net/connection-gate.js';
+// The logger, probe server, metrics registry and connection gate are @cloister/service-kit's (one plumbing).
+export { AGENT_COMPONENT, createAgentLogger, createAgentLogger as createLogger, type AgentLoggerOptions } from './logger.js';
 export { CLIP_CHARS, clip } from './util/clip.js';
 export {
   DEVICE_PLUGIN_API_VERSION,

@@ -1,5 +1,9 @@
-/** AgentMetrics over prom-client. Every metric lives in the given registry (never prom-client's global one). */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+/**
+ * The device plugin's domain metrics over prom-client, in a registry made as every Cloister process makes one
+ * (service-kit's `createMetricsRegistry`: never prom-client's global registry; process metrics on request).
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { createMetricsRegistry } from '@cloister/service-kit/core';
 import { HEALTHY, UNHEALTHY, type AgentMetrics } from './types.js';
 
 /** 50 µs … 1 s: Allocate is a map lookup plus a response, so most calls land in the sub-millisecond buckets. */
@@ -16,10 +20,11 @@ export interface PromAgentMetrics extends AgentMetrics {
   readonly registry: Registry;
 }
 
-export function createAgentMetrics(
-  registry: Registry = new Registry(),
-  options: AgentMetricsOptions = {},
-): PromAgentMetrics {
+export function createAgentMetrics(given?: Registry, options: AgentMetricsOptions = {}): PromAgentMetrics {
+  const registry = createMetricsRegistry({
+    ...(given !== undefined ? { registry: given } : {}),
+    processMetrics: options.processMetrics === true,
+  });
   const registers = [registry];
   const epcTotal = new Gauge({
     name: 'cloister_sgx_epc_total_mib',
@@ -57,8 +62,6 @@ export function createAgentMetrics(
     labelNames: ['kind'] as const,
     registers,
   });
-  if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
-
   return {
     registry,
     registration(resource, ok) {

@@ -27,7 +27,7 @@ import {
 } from '../gen/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/api_pb.js';
 import { AgentError } from './errors.js';
 import { clip } from './util/clip.js';
-import { ConnectionGate, type ConnectionGateLimits } from './net/connection-gate.js';
+import { ConnectionGate, type ConnectionGateLimits } from '@cloister/service-kit/core';
 import { readHttp2Preface } from './net/http2-preface.js';
 import { devicePluginServiceDefinition, type DevicePluginHandlers } from './grpc/services.js';
 import { HEALTHY, type AgentMetrics, type ContainerAllocation, type DeviceResource, type PluginDevice } from './types.js';

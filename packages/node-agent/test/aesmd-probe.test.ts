@@ -12,7 +12,7 @@ import {
   Response_GetSupportedAttKeyIDNumResponseSchema,
 } from '@cloister/aesm/messages';
 import { AesmdProbe, socketOwnedByAnotherServer } from '../src/aesm/probe.js';
-import { createLogger } from '../src/log.js';
+import { createAgentLogger as createLogger } from '../src/logger.js';
 import { FakeAesmServer, response, type FakeHandler } from '@cloister/aesm/testing';
 
 const answerNum =

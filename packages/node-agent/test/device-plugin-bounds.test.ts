@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../src/log.js';
+import { createAgentLogger as createLogger } from '../src/logger.js';
 import { DEVICE_PLUGIN_GRPC_OPTIONS, DevicePluginServer, MAX_STATUS_DETAILS, toGrpcError } from '../src/plugin-server.js';
 import { register } from '../src/registrar.js';
 import { createEpcResource } from '../src/resources/epc.js';

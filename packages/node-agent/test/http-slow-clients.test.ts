@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
-import { startHttp } from '../src/http.js';
+import { startProbeServer as startHttp } from '@cloister/service-kit/core';
 
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
-import { AgentError } from '../src/errors.js';
-import { startHttp, type Readiness } from '../src/http.js';
-import { createLogger } from '../src/log.js';
+import { ServiceError, startProbeServer as startHttp, type Readiness } from '@cloister/service-kit/core';
+import { createAgentLogger as createLogger } from '../src/logger.js';
 import { createAgentMetrics } from '../src/metrics.js';
 
 interface Reply {
@@ -140,7 +139,7 @@ describe('http endpoints', () => {
     try {
       await assert.rejects(
         startHttp({ port: first.port, host: '127.0.0.1', registry: new Registry(), ready: () => ({ ok: true, reasons: [] }) }),
-        /EADDRINUSE/,
+        (e: unknown) => (e as NodeJS.ErrnoException).code === 'EADDRINUSE',
       );
       await assert.rejects(startHttp({ port: 70000, registry: new Registry(), ready: () => ({ ok: true, reasons: [] }) }), RangeError);
     } finally {
@@ -171,7 +170,7 @@ describe('logger', () => {
   });
 
   it('rejects unknown levels', () => {
-    assert.throws(() => createLogger({ level: 'verbose' }), (e: unknown) => AgentError.is(e) && e.code === 'CONFIG_INVALID');
+    assert.throws(() => createLogger({ level: 'verbose' }), (e: unknown) => e instanceof ServiceError && e.code === 'CONFIG_INVALID');
     assert.equal(createLogger().level, 'info');
   });
 });

@@ -7,11 +7,9 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import { ServiceError } from './errors.js';
 import type { ServiceMetrics } from './metrics.js';
+import { PROBE_PATHS, probeAnswer, type Readiness } from './probes.js';
 
-export interface Readiness {
-  readonly ok: boolean;
-  readonly reasons: readonly string[];
-}
+export type { Readiness };
 
 export interface ServiceAppOptions {
   readonly logger: Logger;
@@ -68,19 +66,13 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
 
   app.notFound((c) => errorResponse(c, new ServiceError('NOT_FOUND', 404, `no route for ${c.req.method} ${c.req.path}`), errorBody));
 
-  app.get('/healthz', (c) => c.text('ok\n'));
-  app.get('/readyz', async (c) => {
-    let r: Readiness;
-    try {
-      r = options.ready === undefined ? { ok: true, reasons: [] } : await options.ready();
-    } catch (e) {
-      r = { ok: false, reasons: [`readiness check failed: ${e instanceof Error ? e.message : String(e)}`] };
-    }
-    return c.json({ ready: r.ok, reasons: r.reasons }, r.ok ? 200 : 503);
-  });
-  app.get('/metrics', async (c) => {
-    const text = await options.metrics.registry.metrics();
-    return c.body(text, 200, { 'content-type': options.metrics.registry.contentType });
-  });
+  // The probes every process serves, answered by the same code as the node agent's probe server (./probes.ts).
+  const probes = { registry: options.metrics.registry, ...(options.ready !== undefined ? { ready: options.ready } : {}) };
+  for (const path of PROBE_PATHS) {
+    app.get(path, async (c) => {
+      const a = (await probeAnswer(path, probes))!;
+      return c.body(a.body, a.status as 200, { 'content-type': a.contentType });
+    });
+  }
   return app;
 }

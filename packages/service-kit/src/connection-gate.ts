@@ -142,10 +142,13 @@ export class ConnectionGate {
     if (this.#leave(socket) === 'pending') this.#promote();
   }
 
-  /** An admitted connection waits for another request (HTTP keep-alive): it takes a waiting slot again. */
-  waitAgain(socket: Socket): void {
+  /**
+   * An admitted connection waits for another request (HTTP keep-alive): it takes a waiting slot again. In the pending
+   * lane its deadline is `pendingTimeoutMs`, or `timeoutMs` when given (keep-alive idle time plus the head deadline).
+   */
+  waitAgain(socket: Socket, timeoutMs?: number): void {
     if (!this.#open.has(socket) || this.#isWaiting(socket) || socket.destroyed) return;
-    this.#wait(socket);
+    this.#wait(socket, timeoutMs);
   }
 
   /** Destroys every connection (server stop). */
@@ -157,8 +160,8 @@ export class ConnectionGate {
     }
   }
 
-  #wait(socket: Socket): void {
-    if (this.#pending.size < this.maxPending) this.#enter(socket, 'pending');
+  #wait(socket: Socket, pendingMs?: number): void {
+    if (this.#pending.size < this.maxPending) this.#enter(socket, 'pending', pendingMs);
     else this.#enter(socket, 'overflow');
   }
 
@@ -170,8 +173,8 @@ export class ConnectionGate {
     return this.#pending.has(socket) || this.#overflow.has(socket) || this.#probation.has(socket);
   }
 
-  #enter(socket: Socket, lane: Lane): void {
-    const ms = lane === 'pending' ? this.pendingTimeoutMs : lane === 'overflow' ? this.overflowTimeoutMs : this.probationTimeoutMs;
+  #enter(socket: Socket, lane: Lane, pendingMs?: number): void {
+    const ms = lane === 'pending' ? (pendingMs ?? this.pendingTimeoutMs) : lane === 'overflow' ? this.overflowTimeoutMs : this.probationTimeoutMs;
     const reason: GateDropReason =
       lane === 'pending' ? 'pending_timeout' : lane === 'overflow' ? 'overflow_timeout' : 'probation_timeout';
     const map = this.#map(lane);

@@ -9,6 +9,24 @@ export const HTTP_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
+export interface MetricsRegistryOptions {
+  /** Use this registry instead of a new one. */
+  readonly registry?: Registry;
+  /** Also collect prom-client's default process metrics (CPU, memory, event-loop lag, …). */
+  readonly processMetrics?: boolean;
+}
+
+/**
+ * The registry every Cloister process keeps its metrics in: its own (never prom-client's global one, so two
+ * components in one process never clash), with the process metrics on request. Domain metrics (the node agent's
+ * device plugin and quote helper, a service's own counters) are registered into it.
+ */
+export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Registry {
+  const registry = options.registry ?? new Registry();
+  if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
 export interface ServiceMetricsOptions {
   /** Metric name prefix, e.g. `cloister_attestation` → `cloister_attestation_http_requests_total`. */
   readonly prefix: string;
@@ -25,7 +43,10 @@ export interface ServiceMetrics {
 }
 
 export function createServiceMetrics(options: ServiceMetricsOptions): ServiceMetrics {
-  const registry = options.registry ?? new Registry();
+  const registry = createMetricsRegistry({
+    ...(options.registry !== undefined ? { registry: options.registry } : {}),
+    processMetrics: options.processMetrics === true,
+  });
   const registers = [registry];
   const requests = new Counter({
     name: `${options.prefix}_http_requests_total`,
@@ -46,7 +67,6 @@ export function createServiceMetrics(options: ServiceMetricsOptions): ServiceMet
     labelNames: ['kind'] as const,
     registers,
   });
-  if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
   return {
     registry,
     prefix: options.prefix,

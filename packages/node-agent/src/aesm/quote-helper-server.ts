@@ -36,7 +36,7 @@
  * request at once). Connections still waiting for a frame get a separate, small budget (`maxPendingConnections`);
  * waiting connections beyond it get only `overflowTimeoutMs` (default 500 ms); beyond `maxConnections` a new
  * connection is still read but only for a 50 ms probation, and nothing admitted is closed to make room
- * (../net/connection-gate.ts). Answering is synchronous once a frame is in, so a complete request never waits behind
+ * (@cloister/service-kit's connection-gate.ts). Answering is synchronous once a frame is in, so a complete request never waits behind
  * slow ones.
  */
 import { create, fromBinary, isFieldSet, toBinary } from '@bufbuild/protobuf';
@@ -94,7 +94,7 @@ import {
   type Response,
 } from '@cloister/aesm/messages';
 import { AgentError } from '../errors.js';
-import { ConnectionGate, type GateDropReason } from '../net/connection-gate.js';
+import { ConnectionGate, type GateDropReason } from '@cloister/service-kit/core';
 import { silentLogger } from '../plugin-server.js';
 import {
   NOOP_QUOTE_HELPER_METRICS,

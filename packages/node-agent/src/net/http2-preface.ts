@@ -1,7 +1,7 @@
 /**
  * The HTTP/2 client connection preface (RFC 9113 §3.4): every HTTP/2 client — kubelet's grpc-go included — opens a
  * connection with these 24 octets, followed by a SETTINGS frame. The device-plugin listener reads them before handing
- * the connection to grpc-js, so that a connection counts as "waiting" (and is bounded by ./connection-gate.ts) until
+ * the connection to grpc-js, so that a connection counts as "waiting" (and is bounded by @cloister/service-kit's connection gate) until
  * it has proved to be an HTTP/2 client, and something that is not one is closed before any HTTP/2 state exists.
  */
 import type { Socket } from 'node:net';
