@@ -36,6 +36,7 @@ const attestCommand = lazy(async () => (await import('./commands/attest.js')).at
 const tokenVerifyCommand = lazy(async () => (await import('./commands/token.js')).tokenVerifyCommand);
 const inferServeCommand = lazy(async () => (await import('./commands/infer.js')).inferServeCommand);
 const inferCommand = lazy(async () => (await import('./commands/infer.js')).inferCommand);
+const inferEncryptCommand = lazy(async () => (await import('./commands/infer.js')).inferEncryptCommand);
 const keyBrokerServeCommand = lazy(async () => (await import('./commands/key-broker.js')).keyBrokerServeCommand);
 const kbProposeCommand = lazy(async () => (await import('./commands/kb.js')).kbProposeCommand);
 const kbVoteCommand = lazy(async () => (await import('./commands/kb.js')).kbVoteCommand);
@@ -283,6 +284,20 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
         cmd.error('usage: cloister infer MODEL INPUT --url URL --policy JSON|FILE --collateral FILE', { exitCode: EXIT_USAGE, code: 'cloister.usage' });
       }
       await (inferCommand as unknown as (m: string, i: string, o: Record<string, unknown>) => Promise<void>)(model!, input!, opts);
+    });
+  infer
+    .command('encrypt')
+    .description('the model owner: encrypt an OCR model (det, rec, keys) into a model blob under a fresh AES-256 key; prints the model hash')
+    .requiredOption('--det <file>', 'text detection model (ONNX)')
+    .requiredOption('--rec <file>', 'text recognition model (ONNX)')
+    .requiredOption('--keys <file>', 'character dictionary (one character a line)')
+    .requiredOption('--out <file>', 'where to write the encrypted blob')
+    .requiredOption('--key-out <file>', 'where to write the 32-byte key (mode 0600)')
+    .option('--force', 'replace existing output files')
+    .option('--json', 'print JSON')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const json = opts['json'] === true || cmd.parent?.opts()['json'] === true;
+      await (inferEncryptCommand as unknown as (o: Record<string, unknown>) => Promise<void>)({ ...opts, json });
     });
   infer
     .command('serve')

@@ -7,14 +7,19 @@
  *   `--key-name`: the enclave attests with its runtime data, the broker releases the key wrapped to the enclave's
  *   own RSA key). It prints the endpoint and the enclave identity and serves until SIGINT / SIGTERM. Without the
  *   key it does not start (exit 1).
+ * - `encrypt` (the model owner): packs det / rec / keys files into the encrypted model blob (AES-256-GCM under a
+ *   fresh key) and writes the blob, and the raw 32-byte key with mode 0600 — to be registered with the key broker
+ *   and then deleted. Prints the model hash (SHA-256 of the blob) for the release policy.
  * - `infer` verifies the server over attested TLS against `--policy` (the one policy engine: POLICY_MISMATCH exits 1,
  *   POLICY_INVALID exits 2), prints the verified identity, then sends INPUT (a PNG to the OCR model, or an Open
  *   Inference Protocol request as JSON) and prints the result.
  */
+import { existsSync, writeFileSync } from 'node:fs';
 import { INTEL_SGX_ROOT_CA, trustAnchorFromCertificate } from '@cloister/dcap';
 import {
   InferenceError,
   connectNodeClient,
+  encryptModel,
   httpKeyRelease,
   prepareInferenceEnclave,
   startInferenceServer,
@@ -189,5 +194,35 @@ export async function inferCommand(model: string, input: string, opts: InferOpti
   }
 }
 
-/** For tests: the default port of `serve`. */
-export const INFER_SERVE_DEFAULT_PORT = 8443;
+export interface InferEncryptOptions {
+  readonly det: string;
+  readonly rec: string;
+  readonly keys: string;
+  readonly out: string;
+  readonly keyOut: string;
+  readonly force?: boolean;
+  readonly json?: boolean;
+}
+
+export async function inferEncryptCommand(opts: InferEncryptOptions): Promise<void> {
+  const json = opts.json === true;
+  try {
+    for (const path of [opts.out, opts.keyOut]) {
+      if (opts.force !== true && existsSync(path)) throw new CliError('OUTPUT_UNWRITABLE', `${path} exists (give --force to replace it)`);
+    }
+    const max = 512 * 1024 * 1024;
+    const model = await encryptModel([
+      { name: 'det.onnx', bytes: readInputFile(opts.det, 'detection model', max) },
+      { name: 'rec.onnx', bytes: readInputFile(opts.rec, 'recognition model', max) },
+      { name: 'keys.txt', bytes: readInputFile(opts.keys, 'character dictionary') },
+    ]);
+    const flag = opts.force === true ? 'w' : 'wx';
+    writeFileSync(opts.keyOut, model.key, { mode: 0o600, flag });
+    writeFileSync(opts.out, model.blob, { flag });
+    model.key.fill(0);
+    if (json) printJson({ ok: true, blob: opts.out, key: opts.keyOut, bytes: model.blob.length, modelHash: model.hash });
+    else process.stdout.write(`${row('blob', `${opts.out} (${model.blob.length} bytes)`)}${row('key', `${opts.keyOut} (32 bytes, mode 0600: register it with the key broker, then delete it)`)}${row('modelHash', model.hash)}`);
+  } catch (e) {
+    report(e, json);
+  }
+}
