@@ -14,7 +14,7 @@ import { prepareInferenceEnclave } from '../src/host/prepare.js';
 import { localKeyRelease } from '../src/host/local-key-release.js';
 import type { KeyReleaser } from '../src/host/key-release.js';
 import { startInferenceServer } from '../src/host/server.js';
-import { makeWorld, type World } from './world.js';
+import { insecureFetch, makeWorld, type World } from './world.js';
 
 let world: World;
 let releasePolicy: { mrenclave: string; mrsigner: string; allowSimulated: true };
@@ -136,4 +136,32 @@ test('a tampered model blob fails to decrypt with a typed error; a truncated one
     (e: unknown) => InferenceError.is(e) && e.code === 'INVALID_MODEL_BLOB',
   );
   assert.equal(r2.releases, 0);
+});
+
+test('the server reports ready only once the key is released and the model decrypted', async () => {
+  const port = await freePort();
+  const base = `https://127.0.0.1:${port}`;
+  const inner = releaser();
+  const seen: { ready?: [number, unknown]; live?: number; infer?: [number, unknown] } = {};
+  const observing: KeyReleaser = {
+    async release(evidence) {
+      // The listener is up while the key is being asked for: live, not ready, inference refused.
+      seen.live = (await insecureFetch(`${base}/v2/health/live`)).status;
+      const ready = await insecureFetch(`${base}/v2/health/ready`);
+      seen.ready = [ready.status, await ready.json()];
+      const infer = await insecureFetch(`${base}/v2/models/ppocr/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs":[]}' });
+      seen.infer = [infer.status, ((await infer.json()) as { code: string }).code];
+      return inner.release(evidence);
+    },
+  };
+  const server = await startInferenceServer({ enclaveDir: world.enclave.dir, platform: world.platformDir, blob: world.model.blob, keyReleaser: observing, port });
+  try {
+    assert.equal(seen.live, 200);
+    assert.deepEqual(seen.ready, [400, { ready: false }]);
+    assert.deepEqual(seen.infer, [503, 'MODEL_NOT_READY']);
+    const after = await insecureFetch(`${base}/v2/health/ready`);
+    assert.deepEqual([after.status, await after.json()], [200, { ready: true }]);
+  } finally {
+    await server.close();
+  }
 });
