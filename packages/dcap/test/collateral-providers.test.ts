@@ -205,9 +205,7 @@ test('provider errors: 404, 500 with Error-Code, timeout, garbage body, refused 
   await rejectsWith(pcs().getCollateral(SGX_REQ), 'COLLATERAL_UNAVAILABLE', 'HTTP 429');
 
   state.tcbFault = 'hang';
-  const started = Date.now();
   await rejectsWith(pccs(300).getCollateral(SGX_REQ), 'COLLATERAL_UNAVAILABLE', 'within 300 ms');
-  assert.ok(Date.now() - started < 4000);
 
   state.tcbFault = 'garbage';
   await rejectsWith(pccs().getCollateral(SGX_REQ), 'SGX_TCB_INFO_UNSUPPORTED_FORMAT');
