@@ -154,6 +154,9 @@ export async function startAttestationService(o: AttestationServiceOptions = {})
   if (o.issuer === undefined && !LOOPBACK.test(host)) {
     throw new ServiceError('CONFIG_INVALID', 400, `--issuer URL is required when listening on ${host} (the default, the URL it serves, is only for loopback)`);
   }
+  if (o.issuer === undefined && o.storage !== undefined && 'databaseUrl' in o.storage) {
+    throw new ServiceError('CONFIG_INVALID', 400, '--issuer URL is required with --database-url (replicas must name one issuer)');
+  }
   if (o.issuer !== undefined) {
     let u: URL;
     try {

@@ -50,6 +50,9 @@ test('usage errors exit 2', async () => {
   const b = await run(['attestation-service', 'serve', '--data', '/nonexistent-x', '--host', '0.0.0.0']);
   assert.equal(b.code, 2);
   assert.match(b.stderr, /--issuer/);
+  const d = await run(['attestation-service', 'serve', '--database-url', 'postgres://127.0.0.1:1/x']);
+  assert.equal(d.code, 2);
+  assert.match(d.stderr, /--issuer URL is required with --database-url/);
   const c = await run(['token', 'verify', 'a.b.c']);
   assert.equal(c.code, 2);
 });

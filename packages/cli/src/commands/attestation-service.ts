@@ -52,6 +52,9 @@ export function serveOptions(opts: AttestationServeOptions): AttestationServiceO
   if (opts.issuer === undefined && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)) {
     throw new CliError('INVALID_ARGUMENT', `--issuer URL is required when listening on ${host} (relying parties must see one issuer)`);
   }
+  if (opts.issuer === undefined && opts.databaseUrl !== undefined) {
+    throw new CliError('INVALID_ARGUMENT', '--issuer URL is required with --database-url (replicas must name one issuer)');
+  }
   if ((opts.trustRoot?.length ?? 0) > 0 && opts.allowSimulated !== true) throw new CliError('INVALID_ARGUMENT', '--trust-root is for simulated platforms: add --allow-simulated');
   if (opts.allowSimulated === true && (opts.trustRoot?.length ?? 0) === 0) throw new CliError('INVALID_ARGUMENT', '--allow-simulated needs --trust-root PEM (cloister sim root)');
   const rate = int(opts.rateLimit, '--rate-limit', 0, 1_000_000);
