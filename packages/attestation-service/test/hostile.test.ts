@@ -4,6 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { startAttestationService, type AttestationServiceHandle } from '../src/index.js';
 import { simFixture, type SimFixture } from './fixtures.js';
 
@@ -161,4 +162,22 @@ test('without an admin token every management call is refused (ADMIN_DISABLED)',
   } finally {
     await plain.close();
   }
+});
+
+test('fuzz: random JSON bodies and random fields are 4xx with a code, never 5xx', async () => {
+  const quote = b64(sim.quote());
+  const field = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 40 }), fc.constant(quote), fc.constant(quote.slice(0, 200)));
+  const body = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.record({ quote: field, runtimeData: fc.oneof(field, fc.record({ data: field, dataType: fc.oneof(field, fc.constantFrom('Binary', 'JSON')) })) }, { requiredKeys: [] }),
+    fc.record({ report: field, initTimeData: field, draftPolicyForAttestation: fc.oneof(field, fc.string({ maxLength: 80 })), nonce: field }, { requiredKeys: [] }),
+  );
+  await fc.assert(
+    fc.asyncProperty(body, fc.constantFrom('SgxEnclave', 'OpenEnclave'), fc.constantFrom('2020-10-01', '2022-08-01'), async (b, type, v) => {
+      const r = await post(`/simulated/attest/${type}?api-version=${v}`, JSON.stringify(b) ?? 'null');
+      assert.ok(r.status === 200 || (r.status >= 400 && r.status < 500), `status ${r.status} for ${JSON.stringify(b).slice(0, 200)}`);
+      if (r.status !== 200) assert.equal(typeof r.json?.error?.code, 'string');
+    }),
+    { numRuns: 150 },
+  );
 });
