@@ -250,7 +250,7 @@ test('DCAP out-of-proc flow: InitQuoteEx ×2 → EREPORT → GetQuoteSizeEx → 
   for (const type of ['initQuoteEx', 'getQuoteSizeEx', 'getQuoteEx']) {
     assert.ok(metrics.requests.some((r) => r.type === type && r.result === 'SUCCESS'), type);
   }
-  assert.ok(metrics.requests.every((r) => r.seconds >= 0 && r.seconds < 5));
+  assert.ok(metrics.requests.every((r) => Number.isFinite(r.seconds) && r.seconds >= 0));
 });
 
 test('GetQuoteEx without qe_report_info returns the quote only; no att_key_id means the ECDSA key', async () => {

@@ -96,7 +96,9 @@ test('every resource is served, then registered with its options; kubelet sees c
   await kubelet.waitFor(() => kubelet.state(s.epc.resourceName)?.allocatable === 7, 2000, 'health flip');
 });
 
-test('kubelet restart (directory wiped, kubelet.sock recreated) → re-registered within 2 s', async (t) => {
+// No wall-clock upper bounds here (bench/device-plugin reports the re-registration time): each test checks that the
+// events happen, in order, with generous waits.
+test('kubelet restart (directory wiped, kubelet.sock recreated) → both resources re-registered', async (t) => {
   const s = await setup(t, { checkpoint: true });
   const kubelet = s.kubelet!;
   await kubelet.waitFor(settled(kubelet, s), 5000, 'first registration');
@@ -107,12 +109,15 @@ test('kubelet restart (directory wiped, kubelet.sock recreated) → re-registere
   await kubelet.restart();
   await kubelet.waitFor(
     () => settled(kubelet, s)() && kubelet.registrations.length >= before + 2,
-    2000,
+    20_000,
     're-registration of both resources',
   );
-  const elapsed = Date.now() - started;
-  t.diagnostic(`re-registered ${kubelet.registrations.length - before} plugins ${elapsed} ms after the kubelet restart`);
-  assert.ok(elapsed < 2000, `re-registration took ${elapsed} ms`);
+  t.diagnostic(`re-registered ${kubelet.registrations.length - before} plugins ${Date.now() - started} ms after the kubelet restart`);
+  assert.deepEqual(
+    [...new Set(kubelet.registrations.slice(before).map((r) => r.resourceName))].sort(),
+    [s.enclave.resourceName, s.epc.resourceName].sort(),
+    'each resource registered again after the restart',
+  );
   assert.equal(kubelet.state(s.epc.resourceName)?.capacity, 8);
   assert.equal(kubelet.state(s.epc.resourceName)?.allocatable, 7);
   const res = await kubelet.allocate(s.epc.resourceName, [['epc-0']]);
@@ -138,7 +143,7 @@ test('kubelet restart (directory wiped, kubelet.sock recreated) → re-registere
   assert.ok(s.manager.ready());
 });
 
-test('slow kubelet restart (down 600 ms, 150 ms from wipe to listen) → registered within 2 s of listening', async (t) => {
+test('slow kubelet restart (down 600 ms, 150 ms from wipe to listen) → registered again once it listens', async (t) => {
   const s = await setup(t);
   const kubelet = s.kubelet!;
   await kubelet.waitFor(settled(kubelet, s), 5000, 'first registration');
@@ -147,12 +152,10 @@ test('slow kubelet restart (down 600 ms, 150 ms from wipe to listen) → registe
   const listening = Date.now();
   await kubelet.waitFor(
     () => settled(kubelet, s)() && kubelet.registrations.length >= before + 2,
-    2000,
+    20_000,
     're-registration after a slow restart',
   );
-  const elapsed = Date.now() - listening;
-  t.diagnostic(`re-registered ${elapsed} ms after the restarted kubelet started listening`);
-  assert.ok(elapsed < 2000);
+  t.diagnostic(`re-registered ${Date.now() - listening} ms after the restarted kubelet started listening`);
   // While kubelet was down the plugins tried (ListAndWatch ended) and failed without crashing.
   assert.ok(s.metrics.registrations.some((r) => !r.ok));
   assert.ok(s.manager.ready());
@@ -167,7 +170,7 @@ test('our socket removed by someone else → that plugin restarts and registers 
   rmSync(socket);
   await kubelet.waitFor(
     () => kubelet.registrationsOf(s.epc.resourceName).length === 2 && kubelet.state(s.epc.resourceName)?.capacity === 8,
-    2000,
+    20_000,
     're-registration after socket removal',
   );
   t.diagnostic(`re-registered ${Date.now() - started} ms after the socket was removed`);
@@ -180,20 +183,23 @@ test('kubelet down at start: retries with backoff, registers once kubelet comes 
   const s = await setup(t, { kubeletFirst: false });
   // Served already, not registered.
   for (const r of [s.epc, s.enclave]) assert.ok(existsSync(join(s.dir, r.socketName)));
-  await new Promise((r) => setTimeout(r, 900));
-  const failures = s.metrics.registrations.filter((r) => !r.ok && r.resource === s.epc.resourceName).length;
-  // 0, ~250, ~750 ms (jitter only shortens): at least three attempts, and not a hot loop.
-  assert.ok(failures >= 2 && failures <= 6, `${failures} failed attempts in 900 ms`);
+  const failed = (): number => s.metrics.registrations.filter((r) => !r.ok && r.resource === s.epc.resourceName).length;
+  const waitStart = Date.now();
+  while (failed() < 3) {
+    assert.ok(Date.now() - waitStart < 20_000, `only ${failed()} attempts`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // Retries at 0, then after >= 200 and >= 400 ms more (250·2^n minus at most 20 % jitter): not a hot loop. A lower
+  // bound only — a slow machine can only make the attempts later.
+  assert.ok(Date.now() - waitStart >= 600, `three attempts within ${Date.now() - waitStart} ms`);
   assert.equal(s.manager.ready(), false);
   assert.match(s.manager.status()[0]?.lastError ?? '', /REGISTRATION_FAILED|not reachable/);
 
   const started = Date.now();
   s.kubelet = await KubeletDouble.start(s.dir);
   const kubelet = s.kubelet;
-  await kubelet.waitFor(settled(kubelet, s), 2000, 'registration after kubelet came up');
-  const elapsed = Date.now() - started;
-  t.diagnostic(`registered ${elapsed} ms after kubelet came up`);
-  assert.ok(elapsed < 2000);
+  await kubelet.waitFor(settled(kubelet, s), 20_000, 'registration after kubelet came up');
+  t.diagnostic(`registered ${Date.now() - started} ms after kubelet came up`);
   assert.ok(s.manager.ready());
 });
 
