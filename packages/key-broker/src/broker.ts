@@ -62,8 +62,12 @@ export interface KeyBrokerOptions {
   readonly logger: Logger;
   /** Members and threshold for a new broker (genesis); afterwards the ledger is authoritative. */
   readonly governance?: GovernanceConfig;
-  /** Take the KEK from a running replica's attested TLS port (mutually attested). */
+  /**
+   * A running replica's attested TLS port: when the database holds a broker state that no sealed blob here opens,
+   * the KEK is taken from it (mutually attested TLS), retried every `joinRetryMs` (default 15 s) until it succeeds.
+   */
   readonly join?: { readonly host: string; readonly port: number };
+  readonly joinRetryMs?: number;
   /** The host's API port, where the enclave relays decrypted attested-TLS connections. */
   readonly apiPort?: number;
   readonly peer?: PeerConfig;
@@ -120,6 +124,8 @@ export class KeyBroker {
   #state: BrokerState = 'ready';
   #signingJwk: (JsonWebKey & { kid: string }) | undefined;
   #serial: Promise<unknown> = Promise.resolve();
+  #joinTimer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   private constructor(o: KeyBrokerOptions) {
     this.#o = o;
@@ -176,15 +182,11 @@ export class KeyBroker {
         logger.debug({ code: (e as { code?: string }).code }, 'a sealed state does not open here');
       }
     }
-    if (this.#o.join !== undefined) {
-      const r = await enclave.ecalls.transferFrom(this.#o.join);
-      if (expected !== undefined && r.signingJwk.kid !== expected) {
-        throw new KeyBrokerError('KekUnavailable', 'the replica sent another broker\'s key-encryption key');
-      }
-      this.#signingJwk = r.signingJwk;
-      await this.#storeSealed(r.sealed!, r.signingJwk.kid);
-      if (expected === undefined) await this.#setMeta(storage, 'signing_kid', r.signingJwk.kid);
-      logger.info({ signingKid: r.signingJwk.kid, from: `${this.#o.join.host}:${this.#o.join.port}` }, 'key-encryption key received from a replica and sealed here');
+    if (expected !== undefined && this.#o.join !== undefined) {
+      // Another replica holds the KEK: ask it (mutually attested TLS). Until it answers, wait and retry, so that a
+      // replica started before its peer (or while the peer restarts) becomes ready by itself.
+      this.#state = 'awaiting-recovery';
+      if (!(await this.#tryJoin(expected))) this.#scheduleJoin(expected);
       return;
     }
     if (expected !== undefined) {
@@ -193,9 +195,17 @@ export class KeyBroker {
       return;
     }
     const r = await enclave.ecalls.open({});
+    // Replicas starting together on an empty database: the first to record its signing key is the broker.
+    const won = await storage.query("INSERT INTO kb_meta (k, v) VALUES ('signing_kid', $1) ON CONFLICT (k) DO NOTHING RETURNING k", [JSON.stringify(r.signingJwk.kid)]);
+    if (won.rows.length === 0) {
+      const winner = (await this.#meta<string>('signing_kid'))!;
+      this.#state = 'awaiting-recovery';
+      logger.warn({ signingKid: winner }, 'another replica created the broker state first');
+      if (this.#o.join !== undefined && !(await this.#tryJoin(winner))) this.#scheduleJoin(winner);
+      return;
+    }
     this.#signingJwk = r.signingJwk;
     await this.#storeSealed(r.sealed!, r.signingJwk.kid);
-    await this.#setMeta(storage, 'signing_kid', r.signingJwk.kid);
     logger.info({ signingKid: r.signingJwk.kid }, 'key-encryption key created and sealed (MRSIGNER)');
     const g = this.#o.governance;
     if (g !== undefined && g.members.length > 0) {
@@ -226,6 +236,41 @@ export class KeyBroker {
       if (cause instanceof KeyBrokerError) throw cause;
       throw e;
     }
+  }
+
+  /** One attempt to take the KEK from the replica at `join`; false (logged) when it fails. */
+  async #tryJoin(expected: string): Promise<boolean> {
+    const join = this.#o.join!;
+    try {
+      const r = await this.#o.enclave.ecalls.transferFrom(join);
+      if (r.signingJwk.kid !== expected) throw new KeyBrokerError('KekUnavailable', "the replica sent another broker's key-encryption key");
+      await this.#storeSealed(r.sealed!, r.signingJwk.kid);
+      this.#signingJwk = r.signingJwk;
+      this.#state = 'ready';
+      this.#o.logger.info({ signingKid: r.signingJwk.kid, from: `${join.host}:${join.port}` }, 'key-encryption key received from a replica and sealed here');
+      return true;
+    } catch (e) {
+      this.#o.logger.warn(
+        { code: (e as { code?: string }).code ?? 'ERROR', rule: (e as { rule?: string }).rule, from: `${join.host}:${join.port}`, reason: (e as Error).message?.slice(0, 200) },
+        'could not take the key-encryption key from the replica; retrying',
+      );
+      return false;
+    }
+  }
+
+  #scheduleJoin(expected: string): void {
+    this.#joinTimer = setTimeout(() => {
+      void this.#tryJoin(expected).then((ok) => {
+        if (!ok && !this.#closed && this.#state !== 'ready') this.#scheduleJoin(expected);
+      });
+    }, this.#o.joinRetryMs ?? 15_000);
+    this.#joinTimer.unref();
+  }
+
+  /** Stops background work (the join retries). */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#joinTimer);
   }
 
   /** One state change at a time (ledger order), across this process. */

@@ -30,8 +30,9 @@ export interface StartKeyBrokerOptions {
   readonly platform?: Platform | string;
   readonly aesmSocketPath?: string;
   readonly hostEnv?: NodeJS.ProcessEnv;
-  /** Take the KEK from this running replica's attested port (mutually attested TLS). */
+  /** When the state exists but nothing here unseals it: take the KEK from this replica's attested port (retried). */
   readonly join?: { readonly host: string; readonly port: number };
+  readonly joinRetryMs?: number;
   /** How replicas are verified: trust roots (PEM) and evidence rules (allowSimulated, acceptedTcbStatuses, …). */
   readonly peer?: PeerConfig;
   /** Collateral for a replica's quote (a PCCS client; sim: the platform's collateral). */
@@ -83,8 +84,10 @@ export async function startKeyBroker(o: StartKeyBrokerOptions): Promise<KeyBroke
       logger,
       ...(o.governance !== undefined ? { governance: o.governance } : {}),
       ...(o.join !== undefined ? { join: o.join } : {}),
+      ...(o.joinRetryMs !== undefined ? { joinRetryMs: o.joinRetryMs } : {}),
       ...(o.peer !== undefined ? { peer: o.peer } : {}),
     });
+    cleanup.push(async () => broker.close());
     const app = createBrokerApp({ broker, logger, metrics, ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}) });
     if (o.kbs !== undefined) addKbsRoutes(app, broker, o.kbs);
     const api: ServiceHandle = await startService({ app, port: o.port, ...(o.host !== undefined ? { host: o.host } : {}), ...(o.tls !== undefined ? { tls: o.tls } : {}), logger });

@@ -112,11 +112,15 @@ test('KEK to a replica over mutually attested TLS; recovery from member shares; 
     collateralFor = 2;
     const otherSigner = await prepareBrokerEnclave({ dir: join(root, 'other'), keyPath: signingKeyFile(join(root, 'other.pem')) });
     // A replica of another signer gets nothing: the identity policy (same MRSIGNER) holds on both ends, and the
-    // joining enclave refuses b1 first (b1's signer is not its own).
-    await assert.rejects(
-      startKeyBroker(options(p3!, otherSigner.dir, { join: { host: '127.0.0.1', port: b1.attested!.port }, collateral: async () => collaterals[0]! })),
-      (e: unknown) => (e as { code?: string }).code === 'POLICY_MISMATCH' && /mrsigner/.test((e as Error).message),
-    );
+    // joining enclave refuses b1 first (b1's signer is not its own). It waits (not ready), retrying.
+    const joinerLog: string[] = [];
+    const logTo = (lines: string[]) => createLogger({ component: 'kb-test', level: 'info', destination: { write: (line: string) => void lines.push(line) } });
+    const foreign = await startKeyBroker(options(p3!, otherSigner.dir, { join: { host: '127.0.0.1', port: b1.attested!.port }, joinRetryMs: 60_000, collateral: async () => collaterals[0]!, logger: logTo(joinerLog) }));
+    assert.equal(foreign.broker.state, 'awaiting-recovery');
+    await foreign.close();
+    const foreignWarn = joinerLog.map((l) => JSON.parse(l) as { msg?: string; code?: string; reason?: string }).find((l) => /could not take the key-encryption key/.test(l.msg ?? ''));
+    assert.equal(foreignWarn?.code, 'POLICY_MISMATCH');
+    assert.match(foreignWarn?.reason ?? '', /mrsigner/);
     assert.equal(b1Log.filter((l) => l.includes('KEK sent to a replica')).length, 1);
     // A same-signer enclave with a lower SVN accepts b1, but b1's enclave refuses it (minIsvSvn is b1's own SVN).
     const old = await prepareBrokerEnclave({ dir: join(root, 'old'), keyPath: signer });
@@ -124,10 +128,11 @@ test('KEK to a replica over mutually attested TLS; recovery from member shares; 
     writeFileSync(join(old.dir, 'enclave.json'), JSON.stringify({ ...manifest, securityVersion: 0 }));
     await buildEnclave(old.dir);
     await signEnclaveDir(old.dir, { keyPath: signer });
-    await assert.rejects(
-      startKeyBroker(options(p3!, old.dir, { join: { host: '127.0.0.1', port: b1.attested!.port }, collateral: async () => collaterals[0]! })),
-      (e: unknown) => (e as { code?: string }).code === 'TRANSFER_FAILED',
-    );
+    const oldLog: string[] = [];
+    const older = await startKeyBroker(options(p3!, old.dir, { join: { host: '127.0.0.1', port: b1.attested!.port }, joinRetryMs: 60_000, collateral: async () => collaterals[0]!, logger: logTo(oldLog) }));
+    assert.equal(older.broker.state, 'awaiting-recovery');
+    await older.close();
+    assert.ok(oldLog.some((l) => l.includes('"code":"TRANSFER_FAILED"')));
     const refusal = b1Log.map((l) => JSON.parse(l) as { msg?: string; code?: string; rule?: string }).filter((l) => l.msg === 'KEK transfer refused').at(-1);
     assert.equal(refusal?.code, 'POLICY_MISMATCH');
     assert.equal(refusal?.rule, 'isvSvn');
