@@ -110,9 +110,16 @@ export function createBrokerApp(o: BrokerAppOptions): Hono {
   });
 
   // The broker itself -------------------------------------------------------------------------------------------
+  // The certificate and the quote are made once per signing key (a quote costs the enclave and the quoting enclave).
+  let identity: { kid: string; certificatePem: string; quote: Uint8Array } | undefined;
   app.get('/broker/identity', async (c) => {
-    const cert = await broker.enclave.ecalls.certificate(undefined);
-    const quote = await broker.enclave.ecalls.attestSigningKey(undefined);
+    const kid = broker.signingJwk.kid;
+    if (identity?.kid !== kid) {
+      const { certificatePem } = await broker.enclave.ecalls.certificate(undefined);
+      identity = { kid, certificatePem, quote: await broker.enclave.ecalls.attestSigningKey(undefined) };
+    }
+    const cert = { certificatePem: identity.certificatePem };
+    const quote = identity.quote;
     return c.json({
       state: broker.state,
       signingKey: broker.signingJwk,
@@ -152,11 +159,14 @@ export function createBrokerApp(o: BrokerAppOptions): Hono {
 
   // Recovery ----------------------------------------------------------------------------------------------------
   app.get('/recovery/shares/:member', async (c) => c.json(await broker.recoveryShare(c.req.param('member'))));
+  // Starting a recovery (a fresh recovery key replaces the previous one) and submitting shares are the operator's.
   app.get('/recovery/key', async (c) => {
+    admin(c);
     const k = await broker.recoveryKey();
     return c.json({ jwk: k.jwk, quote: Buffer.from(k.quote).toString('base64') });
   });
   app.post('/recovery', async (c) => {
+    admin(c);
     const b = await body(c);
     if (!Array.isArray(b['shares']) || b['shares'].some((s) => typeof s !== 'string') || b['shares'].length > 255) {
       throw new KeyBrokerError('BadParameter', 'shares must be an array of JWE strings');
