@@ -30,5 +30,9 @@ if (selected.length === 0) {
   console.error('no test files found: run `npm run build` first');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...selected], { stdio: 'inherit', cwd: root });
+// A test that hangs (a timer or socket left open) must fail, not stall the run: 5 minutes per test at the most.
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...selected], {
+  stdio: 'inherit',
+  cwd: root,
+});
 process.exit(r.status ?? 1);
