@@ -70,9 +70,10 @@ export function admit(endpoint: Endpoint, req: IncomingMessage, res: ServerRespo
     o.metrics.review(endpoint, decision, seconds, rule);
     o.request?.(`/${endpoint}`, 'POST', 200, seconds);
   };
-  const fail = (code: number, message: string): void => {
+  /** `close`: the body was not read to its end, so the connection cannot carry another request. */
+  const fail = (code: number, message: string, close = true): void => {
     o.logger.warn({ endpoint, status: code }, message);
-    answer(errorReview('', code, message), 'error', undefined, true);
+    answer(errorReview('', code, message), 'error', undefined, close);
   };
 
   // The body must arrive within the API server's own deadline: after it nobody reads the answer.
@@ -106,7 +107,7 @@ export function admit(endpoint: Endpoint, req: IncomingMessage, res: ServerRespo
     try {
       body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size)));
     } catch {
-      fail(400, 'the request body is not a JSON AdmissionReview');
+      fail(400, 'the request body is not a JSON AdmissionReview', false);
       return;
     }
     let outcome: ReturnType<typeof handleReview>;
