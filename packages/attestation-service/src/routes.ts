@@ -64,18 +64,15 @@ export function instanceRoutes(getInstance: () => AttestationInstance, o: RouteO
     const text = await readText(c, o.maxAdminBodyBytes);
     return json(c, { token: await getInstance().setPolicy(type, text, 'admin') });
   });
-  app.post('/policies/:name', admin, apiVersion, async (c) => {
-    const name = c.req.param('name');
-    if (!name.endsWith(':reset')) throw badRequest('INVALID_REQUEST', `POST /policies/${name.slice(0, 40)}: only {type}:reset is a POST`);
-    const type = attestationType(name.slice(0, -':reset'.length));
+  app.post('/policies/:name{[A-Za-z]+:reset}', admin, apiVersion, async (c) => {
+    const type = attestationType(c.req.param('name').slice(0, -':reset'.length));
     const text = await readText(c, o.maxAdminBodyBytes);
     return json(c, { token: await getInstance().resetPolicy(type, text, 'admin') });
   });
 
   app.get('/certificates', admin, apiVersion, async (c) => json(c, { token: await getInstance().getCertificates() }));
-  app.post('/:op', admin, apiVersion, async (c) => {
+  app.post('/:op{certificates:(?:add|remove)}', admin, apiVersion, async (c) => {
     const op = c.req.param('op');
-    if (op !== 'certificates:add' && op !== 'certificates:remove') throw badRequest('INVALID_REQUEST', `no route for POST /${op.slice(0, 40)}`);
     // The body is the JWS as a JSON string literal (reference §1.6).
     const body = await readJson(c, o.maxAdminBodyBytes);
     if (typeof body !== 'string') throw badRequest('INVALID_REQUEST', 'the body must be a JSON string holding a JWS');

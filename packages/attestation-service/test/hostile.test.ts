@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { startAttestationService, type AttestationServiceHandle } from '../src/index.js';
 import { simFixture, type SimFixture } from './fixtures.js';
 
@@ -118,14 +119,15 @@ test('management needs the admin token: 401 without, 403 when wrong; /certs and 
 
 test('every attestation outcome is in the audit log with the evidence hash, claims and steps', async () => {
   await svc.audit.flush();
-  const rows = await svc.storage.query<{ outcome: string; code: string | null; evidence_hash: string | null; steps: unknown; claims: unknown; tcb_status: string | null }>(
-    "SELECT outcome, code, evidence_hash, steps, claims, tcb_status FROM attestation_audit WHERE kind = 'attestation' ORDER BY id",
+  const rows = await svc.storage.query<{ outcome: string; code: string | null; evidence_hash: string | null; evidence: Uint8Array | null; steps: unknown; claims: unknown; tcb_status: string | null }>(
+    "SELECT outcome, code, evidence_hash, evidence, steps, claims, tcb_status FROM attestation_audit WHERE kind = 'attestation' ORDER BY id",
   );
   assert.ok(rows.rows.length >= 8);
   const issued = rows.rows.filter((r) => r.outcome === 'issued');
   assert.ok(issued.length >= 3);
   for (const r of issued) {
     assert.match(String(r.evidence_hash), /^[0-9a-f]{64}$/);
+    assert.equal(createHash('sha256').update(r.evidence!).digest('hex'), r.evidence_hash, 'the evidence itself is kept');
     assert.equal(r.tcb_status, 'UpToDate');
     assert.ok(Array.isArray(r.steps));
     assert.equal((r.claims as Record<string, unknown>)['x-ms-sgx-mrenclave'], 'aa'.repeat(32));
