@@ -40,15 +40,15 @@ test('KEK to a replica over mutually attested TLS; recovery from member shares; 
   const pg = await startTestPostgres();
   const handles: KeyBrokerHandle[] = [];
   try {
-    const [p1, p2, p3] = await Promise.all([1, 2, 3].map((i) => makePlatform(join(root, `platform${i}`))));
+    const [p1, p2, p3, p4] = await Promise.all([1, 2, 3, 4].map((i) => makePlatform(join(root, `platform${i}`))));
     const signer = signingKeyFile(join(root, 'signer.pem'));
     const prepared = await prepareBrokerEnclave({ dir: join(root, 'enclave'), keyPath: signer });
     const members = [0, 1, 2].map(() => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }));
     const jwks = await Promise.all(members.map((m) => exportJWK(m.publicKey)));
     const kids = await Promise.all(jwks.map(async (j) => (await memberOf(j)).kid));
     // Every broker trusts the simulated roots of the three platforms and fetches a peer's collateral by its root.
-    const roots = await Promise.all([p1!, p2!, p3!].map((p) => platformRootPem(p)));
-    const collaterals = await Promise.all([p1!, p2!, p3!].map((p) => platformCollateral(p)));
+    const roots = await Promise.all([p1!, p2!, p3!, p4!].map((p) => platformRootPem(p)));
+    const collaterals = await Promise.all([p1!, p2!, p3!, p4!].map((p) => platformCollateral(p)));
     const peer = { trustRootsPem: roots, evidenceRules: { allowSimulated: true } };
     let collateralFor = 0;
     const options = (platform: string, enclaveDir: string, extra: Partial<StartKeyBrokerOptions> = {}): StartKeyBrokerOptions => ({
@@ -142,6 +142,12 @@ test('KEK to a replica over mutually attested TLS; recovery from member shares; 
     const b3 = await startKeyBroker(options(p3!, prepared.dir));
     handles.push(b3);
     assert.equal(b3.broker.state, 'awaiting-recovery');
+    // A replica on platform 4 asks b3 for the KEK while b3 has none: it waits and retries.
+    collateralFor = 3;
+    const b4Log: string[] = [];
+    const b4 = await startKeyBroker(options(p4!, prepared.dir, { join: { host: '127.0.0.1', port: b3.attested!.port }, joinRetryMs: 300, collateral: async () => collaterals[2]!, logger: logTo(b4Log) }));
+    handles.push(b4);
+    assert.equal(b4.broker.state, 'awaiting-recovery');
     const rk = await b3.broker.recoveryKey();
     // Each member verifies the recovery key's quote: the broker's signer, REPORTDATA = SHA-256(thumbprint).
     const evidence = await verifyEvidence(rk.quote, { mrsigner: prepared.mrsigner, isvProdId: 13, allowSimulated: true, reportData: createHash('sha256').update(rk.jwk.kid).digest('hex') }, {
@@ -158,6 +164,12 @@ test('KEK to a replica over mutually attested TLS; recovery from member shares; 
     await b3.broker.recover([await shareOf(0), await shareOf(2)]);
     assert.equal(b3.broker.state, 'ready');
     assert.deepEqual(await releaseFrom(b3), material);
+    // b4's next attempt gets the recovered KEK from b3.
+    const stateOf = (h: KeyBrokerHandle): string => h.broker.state;
+    for (let i = 0; i < 100 && stateOf(b4) !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+    if (stateOf(b4) !== 'ready') console.error(b4Log.slice(-3).join(''));
+    assert.equal(stateOf(b4), 'ready');
+    assert.deepEqual(await releaseFrom(b4), material);
   } finally {
     for (const h of handles) await h.close();
     await authority.close();

@@ -190,6 +190,7 @@ function readFrame(socket: Duplex): Promise<Buffer> {
       socket.off('data', onData);
       socket.off('error', onErr);
       socket.off('end', onEnd);
+      socket.off('close', onEnd);
       if (e !== undefined) reject(Object.assign(e, { code: 'TRANSFER_FAILED' }));
       else resolve(v!);
     };
@@ -206,6 +207,9 @@ function readFrame(socket: Duplex): Promise<Buffer> {
     socket.on('data', onData);
     socket.on('error', onErr);
     socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    // The peer may have refused us (and closed) while we were still verifying it.
+    if (socket.destroyed || socket.readableEnded) onEnd();
   });
 }
 
