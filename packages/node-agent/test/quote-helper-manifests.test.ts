@@ -1,5 +1,5 @@
 /**
- * deploy/node-agent/quote-helper.yaml and examples/helloworld/job.yaml: valid against the Kubernetes schemas
+ * deploy/kubernetes{,-simulated}/11-quote-helper.yaml (rendered by scripts/render-deploy.mjs) and examples/helloworld/job.yaml: valid against the Kubernetes schemas
  * (kubernetes-models, offline) and in the shape the AKS add-on and its documentation use for out-of-process quoting.
  */
 import { describe, it } from 'node:test';
@@ -13,8 +13,10 @@ import { parseAllDocuments } from 'yaml';
 
 type Obj = Record<string, unknown>;
 
-const helperFile = join(repoRoot, 'deploy', 'node-agent', 'quote-helper.yaml');
-const pluginFile = join(repoRoot, 'deploy', 'node-agent', 'daemonset.yaml');
+const helperFile = join(repoRoot, 'deploy', 'kubernetes', '11-quote-helper.yaml');
+const simulatedHelperFile = join(repoRoot, 'deploy', 'kubernetes-simulated', '11-quote-helper.yaml');
+const pluginFile = join(repoRoot, 'deploy', 'kubernetes', '10-node-agent.yaml');
+const quoteHelperDoc = join(repoRoot, 'docs', 'operators', 'quote-helper.md');
 const jobFile = join(repoRoot, 'examples', 'helloworld', 'job.yaml');
 
 function load(file: string): Obj[] {
@@ -49,17 +51,17 @@ const validateJob = (obj: Obj): void => new Job(obj as unknown as ConstructorPar
 const EPC = 'kubernetes.azure.com/sgx_epc_mem_in_MiB';
 const PROVISION = 'sgx.intel.com/provision';
 
-describe('deploy/node-agent/quote-helper.yaml', () => {
+describe('deploy/kubernetes/11-quote-helper.yaml', () => {
   const helper = (): Obj => only(helperFile, 'DaemonSet');
   const spec = (): unknown => at(helper(), 'spec', 'template', 'spec');
   const container = (): unknown => at(spec(), 'containers', 0);
 
-  it('is one DaemonSet cloister-quote-helper in kube-system that validates', () => {
-    assert.deepEqual(load(helperFile).map((d) => d['kind']), ['DaemonSet']);
+  it('is one DaemonSet cloister-quote-helper (and its ServiceAccount) in cloister-node that validates', () => {
+    assert.deepEqual(load(helperFile).map((d) => d['kind']), ['ServiceAccount', 'DaemonSet']);
     const ds = helper();
     assert.doesNotThrow(() => validateDaemonSet(ds));
     assert.equal(at(ds, 'metadata', 'name'), 'cloister-quote-helper');
-    assert.equal(at(ds, 'metadata', 'namespace'), 'kube-system');
+    assert.equal(at(ds, 'metadata', 'namespace'), 'cloister-node');
     assert.deepEqual(at(ds, 'spec', 'selector', 'matchLabels'), { 'app.kubernetes.io/name': 'cloister-quote-helper' });
     assert.equal(at(ds, 'spec', 'template', 'metadata', 'labels', 'app.kubernetes.io/name'), 'cloister-quote-helper');
     // Its selector must not match the device plugin's pods (and the other way round).
@@ -92,25 +94,32 @@ describe('deploy/node-agent/quote-helper.yaml', () => {
 
   it('requests EPC (limits = requests) and one provision slot for the PCE', () => {
     const r = at(container(), 'resources');
-    assert.equal(at(r, 'requests', EPC), 10);
-    assert.equal(at(r, 'limits', EPC), 10);
-    assert.equal(at(r, 'requests', PROVISION), 1);
-    assert.equal(at(r, 'limits', PROVISION), 1);
-    const text = readFileSync(helperFile, 'utf8');
-    assert.match(text, /PROVISIONKEY/, 'the provision request is explained');
+    // Extended resources are Kubernetes quantities (rendered as strings).
+    assert.equal(String(at(r, 'requests', EPC)), '10');
+    assert.equal(String(at(r, 'limits', EPC)), '10');
+    assert.equal(String(at(r, 'requests', PROVISION)), '1');
+    assert.equal(String(at(r, 'limits', PROVISION)), '1');
+    assert.match(readFileSync(quoteHelperDoc, 'utf8'), /PROVISIONKEY/, 'the provision request is explained');
   });
 
-  it('mounts the /var/run/aesmd and simulated-platform host directories (DirectoryOrCreate), never device nodes', () => {
-    const volumes = at(spec(), 'volumes') as Obj[];
-    const mounts = at(container(), 'volumeMounts') as Obj[];
-    const hostPathOf = (path: string): Obj | undefined => volumes.find((v) => at(v, 'hostPath', 'path') === path);
-    const mountOf = (volume: Obj | undefined): Obj | undefined => mounts.find((m) => m['name'] === volume?.['name']);
-    for (const dir of ['/var/run/aesmd', '/var/lib/cloister/sgx-sim']) {
-      const v = hostPathOf(dir);
-      assert.equal(at(v, 'hostPath', 'type'), 'DirectoryOrCreate', dir);
-      assert.equal(at(mountOf(v), 'mountPath'), dir);
-      assert.notEqual(at(mountOf(v), 'readOnly'), true);
+  it('mounts /var/run/aesmd (and on simulated nodes the platform directory) as DirectoryOrCreate, never device nodes', () => {
+    for (const [file, dirs] of [
+      [helperFile, ['/var/run/aesmd']],
+      [simulatedHelperFile, ['/var/run/aesmd', '/var/lib/cloister/sgx-sim']],
+    ] as const) {
+      const podSpec = at(only(file, 'DaemonSet'), 'spec', 'template', 'spec');
+      const volumes = at(podSpec, 'volumes') as Obj[];
+      const mounts = at(podSpec, 'containers', 0, 'volumeMounts') as Obj[];
+      const hostPathOf = (path: string): Obj | undefined => volumes.find((v) => at(v, 'hostPath', 'path') === path);
+      const mountOf = (volume: Obj | undefined): Obj | undefined => mounts.find((m) => m['name'] === volume?.['name']);
+      for (const dir of dirs) {
+        const v = hostPathOf(dir);
+        assert.equal(at(v, 'hostPath', 'type'), 'DirectoryOrCreate', `${file}: ${dir}`);
+        assert.equal(at(mountOf(v), 'mountPath'), dir);
+        assert.notEqual(at(mountOf(v), 'readOnly'), true);
+      }
     }
+    const volumes = [helperFile, simulatedHelperFile].flatMap((f) => at(only(f, 'DaemonSet'), 'spec', 'template', 'spec', 'volumes') as Obj[]);
     for (const v of volumes) {
       const path = String(at(v, 'hostPath', 'path') ?? '');
       assert.doesNotMatch(path, /\.socket$|\.sock$/, 'never mount a socket file');
@@ -130,7 +139,7 @@ describe('deploy/node-agent/quote-helper.yaml', () => {
     assert.notEqual(at(spec(), 'hostNetwork'), true);
     assert.notEqual(at(spec(), 'hostPID'), true);
     assert.equal(at(spec(), 'automountServiceAccountToken'), false);
-    assert.match(readFileSync(helperFile, 'utf8'), /^\s*#.*uid 0 is required.*\/var\/run\/aesmd/m);
+    assert.match(readFileSync(quoteHelperDoc, 'utf8'), /runs as uid 0/, 'the uid 0 choice is explained');
   });
 
   it('has the device plugin’s node affinity and tolerations', () => {
