@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { serializeCollateralBundle, trustAnchorFromCertificate } from '@cloister/dcap';
 import { startAttestationService } from '@cloister/attestation-service';
 import { prepareBrokerEnclave, startKeyBroker } from '@cloister/key-broker';
-import { connectNodeClient, encryptModel, httpKeyRelease, prepareInferenceEnclave, readPpocrModelFiles, startInferenceServer } from '@cloister/inference';
+import { connectNodeClient, deployConfidentialOcr } from '@cloister/inference';
 import { createLogger } from '@cloister/service-kit';
 import { Platform, createSimCollateral, createSimPki, generateSigningKey, savePki } from '@cloister/sgx-sim';
 import { buildPage } from './build-page.mjs';
@@ -26,7 +26,6 @@ const keep = process.argv.includes('--keep');
 const root = mkdtempSync(join(tmpdir(), 'cloister-confidential-ocr-'));
 const logger = createLogger({ component: 'confidential-ocr', level: 'warn' });
 const ADMIN = `admin-${Math.random().toString(36).slice(2)}-${Date.now()}`;
-const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
 const closers = [];
 
 try {
@@ -48,42 +47,23 @@ try {
   const broker = await startKeyBroker({ port: 0, storage: { dataDir: join(root, 'broker-data') }, authorities: [authority], adminToken: ADMIN, enclaveDir: brokerEnclave.dir, platform: platformDir, logger });
   closers.push(() => broker.close());
 
-  // 1. The model owner: encrypt, sign the enclave (or take the developer's MRENCLAVE/MRSIGNER), register the key.
-  const model = await encryptModel(readPpocrModelFiles());
-  writeFileSync(join(root, 'model.blob'), model.blob);
-  const enclave = await prepareInferenceEnclave(join(root, 'enclave'), { keyPath: signer });
-  const releasePolicy = {
-    version: '1.0.0',
-    anyOf: [{ authority, allOf: [
-      { claim: 'x-ms-sgx-mrenclave', equals: enclave.mrenclave },
-      { claim: 'x-ms-sgx-mrsigner', equals: enclave.mrsigner },
-      { claim: 'x-ms-sgx-is-debuggable', equals: false },
-      { claim: 'x-ms-runtime.model-hash', equals: model.hash },   // only to an enclave holding THIS blob
-    ] }],
-  };
-  const put = await fetch(`${broker.url}/keys/ocr-model?api-version=7.4`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
-    body: JSON.stringify({
-      key: { kty: 'oct-HSM', k: b64url(model.key), key_ops: ['wrapKey', 'unwrapKey'] },
-      attributes: { exportable: true },
-      release_policy: { contentType: 'application/json; charset=utf-8', data: b64url(Buffer.from(JSON.stringify(releasePolicy))) },
-    }),
-  });
-  if (put.status !== 200) throw new Error(`registering the key failed: HTTP ${put.status}`);
-  model.key.fill(0);
-  console.log(`model encrypted: ${model.blob.length} bytes, hash ${model.hash}; key registered as ocr-model`);
-
-  // 2. The server.
-  const server = await startInferenceServer({
-    enclaveDir: enclave.dir,
+  // 1. The model owner encrypts the model and registers its key under a release policy naming the enclave (its
+  //    MRENCLAVE, MRSIGNER, not debuggable, this blob's hash); 2. the server starts: its enclave attests to the
+  //    attestation service, the broker releases the key by that policy, the enclave decrypts the model.
+  const ocr = await deployConfidentialOcr({
+    dir: root,
     platform: platformDir,
-    blob: model.blob,
     collateral: serializeCollateralBundle(collateral),
+    attestationUrl: authority.replace(as.issuer, as.url),
+    authority,
+    brokerUrl: broker.url,
+    brokerAdminToken: ADMIN,
+    signingKeyPath: signer,
     port: keep ? 8443 : 0,
-    keyReleaser: httpKeyRelease({ attestationUrl: authority.replace(as.issuer, as.url), brokerUrl: broker.url, keyName: 'ocr-model', brokerToken: 'confidential-ocr' }),
   });
-  closers.push(() => server.close());
+  closers.push(() => ocr.close());
+  const { server, enclave, model } = ocr;
+  console.log(`model encrypted: ${model.blobBytes} bytes, hash ${model.hash}; key registered as ${ocr.keyName}`);
   const t = server.timings;
   console.log(`server ready at ${server.url} (enclave ${Math.round(t.enclaveStartMs)} ms, attestation ${Math.round(t.attestMs)} ms, key release ${Math.round(t.keyReleaseMs)} ms, model ${Math.round(t.modelLoadMs)} ms)`);
 

@@ -55,6 +55,15 @@ export { ENCLAVE_WASM_PATH, INFERENCE_ENCLAVE_MODULE, prepareInferenceEnclave, t
 export { httpKeyRelease, type EnclaveEvidence, type HttpKeyReleaseOptions, type KeyReleaser } from './host/key-release.js';
 export { localKeyRelease, type LocalKeyReleaseOptions } from './host/local-key-release.js';
 export { startInferenceServer, type InferenceServer, type InferenceServerOptions } from './host/server.js';
+export {
+  deployConfidentialOcr,
+  modelReleasePolicy,
+  registerModelKey,
+  type ConfidentialOcrDeployment,
+  type ConfidentialOcrOptions,
+  type ModelReleasePolicy,
+  type RegisterModelKeyOptions,
+} from './host/confidential-ocr.js';
 export { connectNodeClient, type NodeClientOptions, type NodeInferenceClient } from './client/node.js';
 export { connectBrowserClient, type BrowserClientOptions, type BrowserInferenceClient, type VerifiedEnclave } from './client/browser.js';
 export { ocrRequest, ocrResult, type RecognizedText } from './client/common.js';
