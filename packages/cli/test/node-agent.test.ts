@@ -37,10 +37,10 @@ test('cloister node-agent --simulate serves sockets and probes, and stops cleanl
       });
     });
     assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
-    const deadline = Date.now() + 5000;
-    while (readdirSync(plugins).filter((f) => f.endsWith('.sock')).length < 3 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // The metrics port can be logged before the plugin directory exists: wait for the sockets (a loaded machine can
+    // take a while), treating a missing directory as "not yet".
+    const sockets = (): string[] => (existsSync(plugins) ? readdirSync(plugins).filter((f) => f.endsWith('.sock')) : []);
+    for (let i = 0; i < 600 && sockets().length < 3; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(readdirSync(plugins).filter((f) => f.startsWith('cloister-')).length, 3);
     // Serving, but no kubelet here: not ready, and it says why.
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
