@@ -1,9 +1,10 @@
 /**
  * The append-only audit log, written in batches (group commit): `append` resolves once its record is in the
- * database, so an attestation answers only after its record is durable; many concurrent requests share one INSERT.
- * When the database is unreachable the waiting requests fail with 503 STORAGE_UNAVAILABLE but their records stay
- * queued and are written when it returns (no record is lost while the process lives). The queue is bounded: beyond
- * `maxBacklog` records new work is refused with 503 AUDIT_BACKLOG before anything is done.
+ * database, so an attestation answers only after its record is durable; concurrent requests share one INSERT, and up
+ * to `maxInFlight` INSERTs run at once (PostgreSQL: the database merges their commits too). When the database is
+ * unreachable the waiting requests fail with 503 STORAGE_UNAVAILABLE but their records stay queued and are written
+ * when it returns (no record is lost while the process lives). The queue is bounded: beyond `maxBacklog` records new
+ * work is refused with 503 AUDIT_BACKLOG before anything is done.
  */
 import type { Logger } from '@cloister/service-kit';
 import type { Storage } from '@cloister/storage';
@@ -15,6 +16,8 @@ export interface AuditLogOptions {
   readonly enabled?: boolean;
   /** Records per INSERT (default 256). */
   readonly maxBatch?: number;
+  /** INSERTs at once (default 4 on PostgreSQL, 1 on PGlite, which has one connection). */
+  readonly maxInFlight?: number;
   /** Records kept while the database is away (default 100 000). */
   readonly maxBacklog?: number;
   /** Retry interval while the database is away (default 500 ms). */
@@ -34,20 +37,27 @@ export class AuditLog {
   readonly #log: Logger;
   readonly #enabled: boolean;
   readonly #maxBatch: number;
+  readonly #maxInFlight: number;
   readonly #maxBacklog: number;
   readonly #retryMs: number;
   readonly #lingerMs: number;
   #queue: Pending[] = [];
-  #flushing: Promise<void> | undefined;
+  /** Records being written now. */
+  #writing = 0;
+  #inFlight = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Set after a failed write until the retry timer fires. */
+  #backoff = false;
   #closed = false;
   #written = 0;
+  #idle: (() => void)[] = [];
 
   constructor(db: Storage, log: Logger, options: AuditLogOptions = {}) {
     this.#db = db;
     this.#log = log;
     this.#enabled = options.enabled ?? true;
     this.#maxBatch = options.maxBatch ?? 256;
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? (db.kind === 'postgres' ? 4 : 1));
     this.#maxBacklog = options.maxBacklog ?? 100_000;
     this.#retryMs = options.retryMs ?? 500;
     this.#lingerMs = options.lingerMs ?? 2;
@@ -57,9 +67,9 @@ export class AuditLog {
     return this.#enabled;
   }
 
-  /** Records waiting to be written. */
+  /** Records not yet written (queued or being written). */
   get backlog(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#writing;
   }
 
   /** Records written since start. */
@@ -69,7 +79,7 @@ export class AuditLog {
 
   /** Refuses new work while the backlog is full (call before doing the work the record describes). */
   admit(): void {
-    if (this.#enabled && this.#queue.length >= this.#maxBacklog) {
+    if (this.#enabled && this.backlog >= this.#maxBacklog) {
       throw unavailable('AUDIT_BACKLOG', 'the audit log cannot keep up (database unavailable?); retry later');
     }
   }
@@ -84,30 +94,41 @@ export class AuditLog {
   }
 
   #schedule(ms: number): void {
-    if (this.#timer !== undefined || this.#flushing !== undefined || this.#closed) return;
+    if (this.#timer !== undefined || this.#closed || this.#backoff) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.flush();
+      this.#pump();
     }, ms);
   }
 
-  /** Writes what is queued now (one or more batches). Never rejects. */
-  flush(): Promise<void> {
-    if (this.#flushing !== undefined) return this.#flushing;
-    const run = async (): Promise<void> => {
-      let ok = true;
-      while (ok && this.#queue.length > 0) ok = await this.#writeBatch();
-      this.#flushing = undefined;
-      if (this.#queue.length > 0) this.#schedule(ok ? 0 : this.#retryMs);
-    };
-    // Assigned before `run` can finish: it clears the field itself when done.
-    const p = Promise.resolve().then(run);
-    this.#flushing = p;
-    return p;
+  /** Starts as many batch writes as allowed. */
+  #pump(): void {
+    if (this.#closed) return;
+    while (!this.#backoff && this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      this.#inFlight++;
+      this.#writing += batch.length;
+      void this.#write(batch).then((ok) => {
+        this.#inFlight--;
+        this.#writing -= batch.length;
+        if (!ok) {
+          this.#queue.unshift(...batch);
+          if (!this.#backoff) {
+            this.#backoff = true;
+            setTimeout(() => {
+              this.#backoff = false;
+              this.#pump();
+            }, this.#retryMs).unref();
+          }
+        }
+        this.#pump();
+        this.#wakeIdle();
+      });
+    }
+    this.#wakeIdle();
   }
 
-  async #writeBatch(): Promise<boolean> {
-    const batch = this.#queue.slice(0, this.#maxBatch);
+  async #write(batch: Pending[]): Promise<boolean> {
     try {
       await insertAudit(this.#db, batch.map((p) => p.record));
     } catch (e) {
@@ -117,17 +138,38 @@ export class AuditLog {
         p.resolve = undefined;
         p.reject = undefined;
       }
-      this.#log.warn({ backlog: this.#queue.length, code: (fault as { code?: string }).code }, 'audit log write failed; records kept for retry');
+      this.#log.warn({ backlog: this.backlog, code: (fault as { code?: string }).code }, 'audit log write failed; records kept for retry');
       return false;
     }
-    this.#queue.splice(0, batch.length);
     this.#written += batch.length;
     for (const p of batch) p.resolve?.();
     return true;
   }
 
-  /** Stops the timer after a last attempt to write what is queued. */
+  #wakeIdle(): void {
+    if (this.#inFlight > 0 || (this.#queue.length > 0 && !this.#backoff)) return;
+    const waiting = this.#idle;
+    this.#idle = [];
+    for (const w of waiting) w();
+  }
+
+  /**
+   * Writes what is queued now; resolves when nothing is being written and the queue is empty or waiting for the
+   * database to return. Never rejects.
+   */
+  flush(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const done = new Promise<void>((resolve) => this.#idle.push(resolve));
+    this.#pump();
+    return done;
+  }
+
+  /** Stops the timers after a last attempt to write what is queued. */
   async close(): Promise<void> {
+    this.#backoff = false;
     await this.flush();
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
