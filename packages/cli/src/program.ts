@@ -117,12 +117,14 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
 
   program
     .command('up')
-    .description('the main job: a local simulated SGX node runs the hello-world enclave, quotes out of process, and verifies it')
+    .description('the main job: the whole system on a simulated SGX node — node agent, attestation service, key broker, an attested enclave, confidential OCR, dashboard')
     .option('--enclave <dir>', 'your enclave, built and signed (default: the bundled hello-world, signed with a throwaway key)')
     .option('--ecall <name>', 'the ecall to make (default greet; required with --enclave unless it has exactly one)')
     .option('--args <json>', 'its argument as JSON (default {"name": NAME})')
     .option('--name <name>', 'who the hello-world enclave greets (default world)')
     .option('--keep', 'keep the temporary node directory')
+    .option('--once', 'exit after the steps (the default when stdout is not a terminal)')
+    .option('--serve', 'keep serving after the steps until Ctrl-C (the default in a terminal)')
     .option('--json', 'report as JSON')
     .action(upCommand);
 

@@ -1,36 +1,40 @@
 /**
- * `cloister up` — the main job: a local, simulated SGX node running an enclave-aware container with remote
- * attestation, end to end, with the production code paths:
- *   1. a simulated SGX platform (@cloister/sgx-sim) in a temporary directory,
- *   2. the quote helper serving the AESM protocol on a temporary /var/run/aesmd-style socket (@cloister/node-agent),
- *   3. the enclave: by default the bundled hello-world, copied to the temporary directory, built and signed there with
- *      a throwaway key (deleted with the directory); with `--enclave DIR` the user's enclave exactly as built and
- *      signed (`cloister enclave build && cloister enclave sign`) — never rebuilt, never re-signed,
- *   4. start it on the sim backend (its own permission-restricted process); its `ctx.log` records are printed,
- *   5. make one ecall (`--ecall`, default `greet`; a user's enclave with exactly one ecall needs no flag): the
- *      enclave quotes OUT OF PROCESS (SGX_AESM_ADDR),
- *   6. verify the `quote` it returns with @cloister/dcap (trusting the simulation root only) and the policy (its
- *      MRENCLAVE; REPORTDATA = SHA-256(greeting) when it returns a `greeting`), print the identity.
- * Exits non-zero, naming the failed step, if anything fails.
+ * `cloister up` — the main job: the whole system on one simulated SGX node, with the production code paths, in six
+ * steps, each shown with its timing (docs: README.md, "What `cloister up` does"):
+ *   1. simulated SGX node: a platform (@cloister/sgx-sim) in a temporary directory; the node agent's device plugin
+ *      registered with an in-process kubelet (the node agent's kubelet double: real gRPC on unix sockets) and its
+ *      quote helper serving the AESM protocol on a temporary /var/run/aesmd-style socket;
+ *   2. attestation service (@cloister/attestation-service) on loopback: in-memory storage, the simulated instance
+ *      trusting this platform's simulation root only;
+ *   3. key broker (@cloister/key-broker): its enclave built and signed with a throwaway key, the KEK created and
+ *      sealed inside it; it trusts tokens of the attestation service's simulated instance;
+ *   4. the hello-world enclave-aware container — or, with `--enclave DIR`, the user's enclave exactly as built and
+ *      signed (never rebuilt, never re-signed): one ecall; the enclave quotes OUT OF PROCESS (SGX_AESM_ADDR); the
+ *      quote and its runtime data (the greeting: REPORTDATA = SHA-256(greeting)) are posted to the attestation
+ *      service, and its token is verified against the service's JWKS and checked against the enclave's identity;
+ *   5. the confidential OCR example (@cloister/inference deployConfidentialOcr): model encrypted, its key registered
+ *      with the broker under a release policy naming the enclave, the server's enclave attests and gets the key
+ *      released by that policy; one sample image recognised through the Node client (attested TLS);
+ *   6. the dashboard URL (served by the attestation service and the key broker at /ui/).
+ * Then it keeps serving until Ctrl-C when stdout is a terminal (`--serve` forces it), otherwise it exits (`--once`).
+ * Any failure names the step and exits non-zero. SIGINT/SIGTERM stop every enclave and server and remove the
+ * temporary directory (`--keep` keeps it).
  */
-import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { trustAnchorFromCertificate } from '@cloister/dcap';
-import {
-  buildEnclave,
-  createEnclave,
-  loadEnclaveDir,
-  signEnclaveDir,
-  verifyEvidence,
-  type EnclaveDefinition,
-  type EcallHandler,
-} from '@cloister/enclave';
-import { QuoteHelperService, createLogger } from '@cloister/node-agent';
-import { Platform, createSimCollateral, loadPki } from '@cloister/sgx-sim';
-import { Registry } from 'prom-client';
+import { attest, fetchJwks, startAttestationService, verifyAttestationToken, type AttestationServiceHandle } from '@cloister/attestation-service';
+import { serializeCollateralBundle, trustAnchorFromCertificate } from '@cloister/dcap';
+import { buildEnclave, createEnclave, loadEnclaveDir, signEnclaveDir, type EnclaveDefinition, type EcallHandler } from '@cloister/enclave';
+import { connectNodeClient, deployConfidentialOcr } from '@cloister/inference';
+import { prepareBrokerEnclave, startKeyBroker } from '@cloister/key-broker';
+import { NodeAgent, createLogger as createAgentLogger } from '@cloister/node-agent';
+import { KubeletDouble } from '@cloister/node-agent/testing';
+import { createLogger } from '@cloister/service-kit';
+import { Platform, createSimCollateral, generateSigningKey, loadPki } from '@cloister/sgx-sim';
 import { CliError, exitCodeFor } from '../errors.js';
 import { enclaveLogger } from '../io.js';
 import { printJson } from '../output.js';
@@ -42,12 +46,20 @@ export interface UpOptions {
   readonly keep?: boolean;
   readonly json?: boolean;
   readonly name?: string;
+  readonly once?: boolean;
+  readonly serve?: boolean;
 }
 
 type AnyEnclave = EnclaveDefinition<Record<string, EcallHandler<unknown, unknown>>>;
 
 const here = dirname(fileURLToPath(import.meta.url));
-const EXAMPLE = join('examples', 'helloworld');
+const HELLO = join('examples', 'helloworld', 'enclave.json');
+const SAMPLE = join('examples', 'confidential-ocr', 'sample.png');
+const STEPS = 6;
+const EPC_MIB = 64;
+const RESOURCES = ['kubernetes.azure.com/sgx_epc_mem_in_MiB', 'sgx.intel.com/enclave', 'sgx.intel.com/provision'] as const;
+/** Generous: the first start of each enclave bundles and measures it, and the machine may be busy. */
+const REGISTRATION_TIMEOUT_MS = 60_000;
 
 /** The nearest ancestor of this module holding `rel` (the repository, or the installed `cloister` package). */
 function findUp(rel: string): string | undefined {
@@ -62,7 +74,7 @@ function findUp(rel: string): string | undefined {
  * (the enclave's code imports @cloister/enclave/runtime), so that the copy builds outside the repository.
  */
 function copyExample(dest: string): string {
-  const example = findUp(join(EXAMPLE, 'enclave.json'));
+  const example = findUp(HELLO);
   const modules = findUp(join('node_modules', '@cloister', 'enclave'));
   if (example === undefined || modules === undefined) {
     throw new CliError('INPUT_UNREADABLE', 'the bundled hello-world enclave is missing from this installation');
@@ -72,27 +84,100 @@ function copyExample(dest: string): string {
   return dest;
 }
 
+/** A failure of the stack itself (not the user's input), with a stable code. */
+class UpError extends Error {
+  readonly code: 'TOKEN_MISMATCH' | 'KEY_BROKER_NOT_READY';
+
+  constructor(code: UpError['code'], message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'UpError';
+  }
+}
+
+const short = (hex: string): string => `${hex.slice(0, 8)}…`;
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const shortToken = (t: string): string => `${t.slice(0, 12)}…${t.slice(-6)}`;
+
+/** Answers 200 at `url` within 5 s (the dashboard's HTML shell)? */
+async function serves(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    await r.body?.cancel().catch(() => undefined);
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** One step's line: `  3/6  key broker            KEK sealed in enclave 3f2a…     0.8 s`. */
+function stepLine(n: number, title: string, detail: string, ms: number): string {
+  return `  ${n}/${STEPS}  ${title.padEnd(21)} ${detail.padEnd(50)} ${seconds(ms).padStart(7)}`;
+}
+const more = (text: string): string => `        ${text}`;
+
 export async function upCommand(opts: UpOptions): Promise<void> {
   const json = opts.json === true;
-  const say = (s: string): void => {
+  const tty = !json && process.stdout.isTTY === true;
+  const out = (s: string): void => {
     if (!json) process.stdout.write(s);
   };
-  const steps: Record<string, unknown> = {};
-  const root = mkdtempSync(join(tmpdir(), 'cloister-up-'));
-  const platformDir = join(root, 'platform');
-  const socketPath = join(root, 'aesmd', 'aesm.socket');
-  const userEnclave = opts.enclave !== undefined ? resolve(opts.enclave) : undefined;
-  let step = '';
-  const begin = (n: number, what: string): void => {
-    step = what;
-    say(`  [${n}/6] ${what.padEnd(38, '.')} `);
-  };
-  let helper: QuoteHelperService | undefined;
-  let enclave: Awaited<ReturnType<typeof createEnclave<AnyEnclave>>> | undefined;
+  const report: Record<string, unknown> = {};
+  const stepsDone: Record<string, unknown>[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
   const logs: unknown[] = [];
-  say(`cloister up: a simulated SGX node running ${userEnclave ?? 'the hello-world enclave-aware container'} (SIMULATED: no protection)\n`);
+  const started = performance.now();
+  let current = 'arguments';
+  let root: string | undefined;
+  let cleaned: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaned ??= (async () => {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+      if (root !== undefined) {
+        if (opts.keep !== true) rmSync(root, { recursive: true, force: true });
+        else out(`(kept ${root})\n`);
+      }
+    })());
+
+  // Ctrl-C: while serving, it is the way to stop (exit 0); during the steps it interrupts them (exit 130/143).
+  let serving: (() => void) | undefined;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (serving !== undefined) {
+      serving();
+      return;
+    }
+    process.stderr.write(`\ninterrupted during "${current}": stopping everything\n`);
+    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let stepStart = 0;
+  let stepN = 0;
+  let stepTitle = '';
+  const begin = (n: number, title: string): void => {
+    stepN = n;
+    stepTitle = title;
+    current = `${n}/${STEPS} ${title}`;
+    stepStart = performance.now();
+    if (tty) out(`  ${n}/${STEPS}  ${title.padEnd(21)} …`);
+  };
+  const sub = (what: string): void => {
+    current = `${stepN}/${STEPS} ${stepTitle}: ${what}`;
+  };
+  const done = (key: string, detail: string, data: Record<string, unknown>, extra: readonly string[] = []): void => {
+    const ms = performance.now() - stepStart;
+    stepsDone.push({ n: stepN, step: key, title: stepTitle, ms: Math.round(ms), ...data });
+    out(`${tty ? '\r\x1b[K' : ''}${stepLine(stepN, stepTitle, detail, ms)}\n`);
+    for (const line of extra) out(`${more(line)}\n`);
+  };
+
   try {
-    step = 'arguments';
+    if (opts.once === true && opts.serve === true) throw new CliError('INVALID_ARGUMENT', '--once and --serve exclude each other');
+    const serve = opts.serve === true || (opts.once !== true && tty);
     let args: unknown = { name: opts.name ?? 'world' };
     if (opts.args !== undefined) {
       try {
@@ -101,53 +186,126 @@ export async function upCommand(opts: UpOptions): Promise<void> {
         throw new CliError('INVALID_ARGUMENT', '--args must be JSON');
       }
     }
+    let user: { dir: string; mrenclave: string; mrsigner: string } | undefined;
+    if (opts.enclave !== undefined) {
+      // Checked first, so that a wrong directory fails in a moment rather than after the services have started.
+      // Exactly as the user built and signed it: MRENCLAVE and MRSIGNER from its own SIGSTRUCT.
+      current = `4/${STEPS} your enclave: load your signed enclave`;
+      const dir = resolve(opts.enclave);
+      const loaded = loadEnclaveDir(dir);
+      user = { dir, mrenclave: loaded.mrenclave, mrsigner: loaded.mrsigner };
+    }
+    const userEnclave = user?.dir;
+    root = mkdtempSync(join(tmpdir(), 'cloister-up-'));
+    const platformDir = join(root, 'platform');
+    const socketPath = join(root, 'aesmd', 'aesm.socket');
+    const quiet = createLogger({ component: 'cloister-up', level: 'silent' });
+    out(`cloister up: the whole system on a simulated SGX node (SIMULATED: no hardware protection)\n  work dir ${root}\n\n`);
 
-    begin(1, 'simulated SGX platform');
+    // 1. The node: platform, device plugin registered with kubelet, quote helper on the AESM socket.
+    begin(1, 'simulated SGX node');
+    sub('platform');
     const platform = Platform.create();
     platform.save(platformDir);
-    steps['platform'] = { dir: platformDir, fmspc: platform.config.fmspc };
-    say(`${platformDir} (FMSPC ${platform.config.fmspc})\n`);
-
-    begin(2, 'quote helper (AESM protocol)');
-    helper = new QuoteHelperService({
-      socketPath,
-      platformDir,
-      simulate: true,
-      logger: createLogger({ level: 'silent' }),
-      registry: new Registry(),
+    sub('kubelet');
+    const pluginDir = join(root, 'device-plugins');
+    const kubelet = await KubeletDouble.start(pluginDir, { dialTimeoutMs: 10_000 });
+    closers.push(() => kubelet.stop());
+    sub('node agent (device plugin + quote helper)');
+    const agent = new NodeAgent({
+      pluginDir,
+      simulate: { epcMiB: EPC_MIB, stateDir: join(root, 'sgx-state') },
+      quoteHelper: { socketPath, platformDir, simulate: true },
+      logger: createAgentLogger({ level: 'silent' }),
     });
-    await helper.start();
+    closers.push(() => agent.stop());
+    await agent.start();
+    await kubelet.waitFor(() => RESOURCES.every((r) => (kubelet.state(r)?.allocatable ?? 0) > 0), REGISTRATION_TIMEOUT_MS, 'device plugin registration');
+    const resources = Object.fromEntries(RESOURCES.map((r) => [r, kubelet.state(r)?.capacity ?? 0]));
     const pki = await loadPki(platform, platformDir);
-    steps['quoteHelper'] = { socket: socketPath };
-    say(`${socketPath}\n`);
+    const collateral = await createSimCollateral(platform, pki);
+    const trustRoots = [trustAnchorFromCertificate(pki.rootCertPem)];
+    done(
+      'node',
+      `EPC ${resources[RESOURCES[0]]} MiB, ${resources[RESOURCES[1]]} enclave slots, quote helper`,
+      { platformDir, fmspc: platform.config.fmspc, resources, quoteHelper: { socket: socketPath } },
+      [`device plugin registered with kubelet · AESM socket ${socketPath}`],
+    );
+    report['platform'] = { dir: platformDir, fmspc: platform.config.fmspc };
+    report['quoteHelper'] = { socket: socketPath };
 
-    let enclaveDir: string;
-    let identity: { mrenclave: string; mrsigner: string };
-    if (userEnclave === undefined) {
-      begin(3, 'build + sign hello-world (throwaway key)');
-      enclaveDir = copyExample(join(root, 'helloworld'));
-      await buildEnclave(enclaveDir);
-      // The copy's own key, generated in the temporary directory for this run only: it signs the bundled example,
-      // nothing of the user's, and is deleted with the directory.
-      identity = signEnclaveDir(enclaveDir);
-    } else {
-      begin(3, 'load your signed enclave');
-      enclaveDir = userEnclave;
-      // Exactly as the user built and signed it: MRENCLAVE and MRSIGNER from its own SIGSTRUCT.
-      identity = loadEnclaveDir(enclaveDir);
-    }
-    steps['enclave'] = { dir: enclaveDir, mrenclave: identity.mrenclave, mrsigner: identity.mrsigner, signedHere: userEnclave === undefined };
-    say(`MRENCLAVE ${identity.mrenclave}\n${' '.repeat(47)}MRSIGNER  ${identity.mrsigner}\n`);
+    // The enclaves of steps 3 and 4 are bundled and signed while the attestation service starts (each step still
+    // waits for its own and reports its failure).
+    const signer = join(root, 'signer.pem');
+    writeFileSync(signer, generateSigningKey(), { mode: 0o600 });
+    const brokerEnclaveReady = prepareBrokerEnclave({ dir: join(root, 'broker-enclave'), keyPath: signer });
+    const helloReady =
+      user === undefined
+        ? (async () => {
+            const dir = copyExample(join(root!, 'helloworld'));
+            await buildEnclave(dir);
+            // The copy's own key, generated in the temporary directory for this run only: it signs the bundled
+            // example, nothing of the user's, and is deleted with the directory.
+            const signed = signEnclaveDir(dir);
+            return { dir, mrenclave: signed.mrenclave, mrsigner: signed.mrsigner };
+          })()
+        : undefined;
+    for (const p of [brokerEnclaveReady, helloReady]) p?.catch(() => undefined);
 
-    begin(4, 'start the enclave (sim backend)');
-    enclave = await createEnclave<AnyEnclave>(enclaveDir, {
+    // 2. The attestation service: loopback, in memory, the simulated instance trusting this platform's root only.
+    begin(2, 'attestation service');
+    const adminToken = randomBytes(24).toString('base64url');
+    const as: AttestationServiceHandle = await startAttestationService({
+      allowSimulated: true,
+      trustRoots: [pki.rootCertPem],
+      collateral: [serializeCollateralBundle(collateral)],
+      keyEncryptionKey: randomBytes(24).toString('base64url'),
+      adminToken,
+      logger: quiet,
+    });
+    closers.push(() => as.close());
+    const authority = as.simulatedIssuer!;
+    const attestUrl = `${as.url}/simulated`;
+    done('attestationService', `${as.url} (simulated instance)`, { url: as.url, issuer: authority });
+
+    // 3. The key broker: its enclave built and signed with a throwaway key; the KEK made and sealed inside it.
+    begin(3, 'key broker');
+    sub('build + sign its enclave');
+    const brokerEnclave = await brokerEnclaveReady;
+    sub('start (KEK sealed in its enclave)');
+    const broker = await startKeyBroker({
+      port: 0,
+      host: '127.0.0.1',
+      storage: { dataDir: join(root, 'broker-data') },
+      authorities: [authority],
+      adminToken,
+      enclaveDir: brokerEnclave.dir,
+      platform: platformDir,
+      aesmSocketPath: socketPath,
+      hostEnv: { SGX_AESM_ADDR: '1' },
+      logger: quiet,
+    });
+    closers.push(() => broker.close());
+    if (broker.broker.state !== 'ready') throw new UpError('KEY_BROKER_NOT_READY', `the key broker is ${broker.broker.state}`);
+    done('keyBroker', `KEK sealed in enclave ${short(brokerEnclave.mrenclave)}`, { url: broker.url, mrenclave: brokerEnclave.mrenclave, mrsigner: brokerEnclave.mrsigner, authority }, [
+      `${broker.url} · trusts tokens of ${authority}`,
+    ]);
+
+    // 4. The enclave-aware container, attested through the service; its token verified against the service's JWKS.
+    begin(4, userEnclave === undefined ? 'hello-world enclave' : 'your enclave');
+    if (helloReady !== undefined) sub('build + sign (throwaway key)');
+    const identity = user ?? (await helloReady!);
+    const enclaveDir = identity.dir;
+    report['enclave'] = { dir: enclaveDir, mrenclave: identity.mrenclave, mrsigner: identity.mrsigner, signedHere: userEnclave === undefined };
+    sub('start (sim backend)');
+    const enclave = await createEnclave<AnyEnclave>(enclaveDir, {
       platform: platformDir,
       aesmSocketPath: socketPath,
       hostEnv: { SGX_AESM_ADDR: '1' },
       logger: enclaveLogger((line, record) => (json ? logs.push(record) : process.stderr.write(`${line}\n`))),
     });
+    closers.push(() => enclave.terminate());
     const names = enclave.ecallNames;
-    say(`running, ecalls: ${names.join(', ')}\n`);
     const ecall = opts.ecall ?? (userEnclave === undefined ? 'greet' : names.length === 1 ? names[0] : undefined);
     if (ecall === undefined) {
       throw new CliError('INVALID_ARGUMENT', `the enclave has ${names.length} ecalls (${names.join(', ')}): choose one with --ecall`);
@@ -156,47 +314,119 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     if (!names.includes(ecall) || call === undefined) {
       throw new CliError('INVALID_ARGUMENT', `the enclave has no ecall ${ecall} (it has: ${names.join(', ')})`);
     }
-
-    begin(5, `${ecall} + quote out of process`);
+    sub(`${ecall} + quote out of process`);
     const result = (await call(args)) as { quote?: unknown; greeting?: unknown } | undefined;
     const quote = result?.quote;
     const greeting = typeof result?.greeting === 'string' ? result.greeting : undefined;
     if (!(quote instanceof Uint8Array)) {
-      throw new CliError('INVALID_ARGUMENT', `the ecall ${ecall} returned no \`quote\` (bytes from ctx.getQuote) to verify`);
+      throw new CliError('INVALID_ARGUMENT', `the ecall ${ecall} returned no \`quote\` (bytes from ctx.getQuote) to attest`);
     }
-    if (greeting !== undefined) steps['greeting'] = greeting;
-    say(`${greeting !== undefined ? `"${greeting}" ` : ''}(quote ${quote.length} bytes)\n`);
-
-    begin(6, 'verify the quote (@cloister/dcap)');
-    const reportData = greeting !== undefined ? new Uint8Array(createHash('sha256').update(greeting).digest()) : undefined;
-    const evidence = await verifyEvidence(
-      quote,
-      { mrenclave: identity.mrenclave, allowSimulated: true, ...(reportData !== undefined ? { reportData } : {}) },
-      { collateral: await createSimCollateral(platform, pki), trustAnchors: [trustAnchorFromCertificate(pki.rootCertPem)] },
+    if (greeting !== undefined) report['greeting'] = greeting;
+    sub('attest through the attestation service');
+    // The greeting is the runtime data: the service checks REPORTDATA[0..32] = SHA-256(greeting).
+    const runtimeData = greeting !== undefined ? new TextEncoder().encode(greeting) : undefined;
+    const token = await attest(attestUrl, 'SgxEnclave', quote, runtimeData !== undefined ? { runtimeData, runtimeDataType: 'Binary' } : {});
+    sub("verify the token against the service's JWKS");
+    const verifiedToken = await verifyAttestationToken(token, { jwks: await fetchJwks(attestUrl), issuer: authority });
+    const c = verifiedToken.claims;
+    if (c['x-ms-sgx-mrenclave'] !== identity.mrenclave || c['x-ms-sgx-mrsigner'] !== identity.mrsigner) {
+      throw new UpError('TOKEN_MISMATCH', 'the token names another enclave than the one started');
+    }
+    const status = typeof c['x-cloister-tcb-status'] === 'string' ? c['x-cloister-tcb-status'] : 'unknown';
+    const id = {
+      mrenclave: identity.mrenclave,
+      mrsigner: identity.mrsigner,
+      isvProdId: c['x-ms-sgx-product-id'],
+      isvSvn: c['x-ms-sgx-svn'],
+      debug: c['x-ms-sgx-is-debuggable'],
+    };
+    report['verified'] = { status, simulated: c['x-cloister-simulated'] === true, identity: id, kid: verifiedToken.kid, issuer: c['iss'] };
+    report['token'] = token;
+    done(
+      'enclave',
+      greeting !== undefined ? `"${greeting}"` : `${ecall} answered`,
+      { mrenclave: identity.mrenclave, mrsigner: identity.mrsigner, token: shortToken(token), tcbStatus: status },
+      [
+        `MRENCLAVE ${identity.mrenclave}`,
+        `token ${shortToken(token)} verified (RS256, /certs kid ${short(verifiedToken.kid)}): TCB ${status}, simulated`,
+      ],
     );
-    const id = evidence.identity;
-    steps['verified'] = { status: evidence.result.status, simulated: evidence.result.simulated, identity: id };
-    say(`${evidence.result.status}, simulated${reportData !== undefined ? ', report data = SHA-256(greeting)' : ''}\n`);
-    if (json) printJson({ ok: true, ...steps, ...(logs.length > 0 ? { enclaveLog: logs } : {}) });
-    else {
-      process.stdout.write(
-        `\nVerified enclave identity\n` +
-          `  mrenclave        ${id.mrenclave}\n  mrsigner         ${id.mrsigner}\n` +
-          `  isvProdId        ${id.isvProdId}\n  isvSvn           ${id.isvSvn}\n  debug            ${id.debug}\n` +
-          `  TCB status       ${evidence.result.status} (simulated platform: trusted only because we asked)\n` +
-          (greeting !== undefined ? `  says             "${greeting}"\n` : ''),
-      );
+
+    // 5. Confidential OCR: the model key released by policy to the inference enclave; one image recognised.
+    begin(5, 'confidential OCR');
+    const samplePath = findUp(SAMPLE);
+    if (samplePath === undefined) throw new CliError('INPUT_UNREADABLE', 'the OCR sample image is missing from this installation');
+    sub('encrypt the model, register its key, start the server');
+    const ocr = await deployConfidentialOcr({
+      dir: join(root, 'ocr'),
+      platform: platformDir,
+      collateral: serializeCollateralBundle(collateral),
+      attestationUrl: attestUrl,
+      authority,
+      brokerUrl: broker.url,
+      brokerAdminToken: adminToken,
+      signingKeyPath: signer,
+      logger: quiet,
+    });
+    closers.push(() => ocr.close());
+    sub('recognise the sample through the Node client (attested TLS)');
+    const client = await connectNodeClient({
+      url: ocr.server.url,
+      policy: { mrenclave: ocr.enclave.mrenclave, allowSimulated: true },
+      verifyOptions: { collateral, trustRoots },
+      expectedModelHash: ocr.model.hash,
+    });
+    let text: string;
+    try {
+      text = (await client.recognize(new Uint8Array(readFileSync(samplePath)))).text;
+    } finally {
+      client.close();
+    }
+    const lines = text.split('\n').filter((l) => l.trim() !== '');
+    const t = ocr.server.timings;
+    done(
+      'ocr',
+      `key released by policy, ${lines.length} line${lines.length === 1 ? '' : 's'} read`,
+      { url: ocr.server.url, mrenclave: ocr.enclave.mrenclave, modelHash: ocr.model.hash, keyName: ocr.keyName, text, serverTimings: t },
+      [
+        `model ${(ocr.model.blobBytes / 1e6).toFixed(1)} MB encrypted; key "${ocr.keyName}" released to enclave ${short(ocr.enclave.mrenclave)} (attest ${seconds(t.attestMs)}, release ${seconds(t.keyReleaseMs)})`,
+        ...lines.map((l) => `│ ${l}`),
+      ],
+    );
+
+    // 6. The dashboard, served by the attestation service (and the key broker for its part).
+    begin(6, 'dashboard');
+    const dashboard = `${as.url}/ui/`;
+    const brokerDashboard = `${broker.url}/ui/`;
+    const [asServed, kbServed] = await Promise.all([serves(dashboard), serves(brokerDashboard)]);
+    done(
+      'dashboard',
+      `${dashboard}${asServed ? '' : ' (not served by this build)'}`,
+      { url: dashboard, served: asServed, keyBroker: { url: brokerDashboard, served: kbServed } },
+      kbServed ? [`key broker: ${brokerDashboard}`] : [],
+    );
+
+    const totalMs = performance.now() - started;
+    out(`\n  all ${STEPS} steps passed in ${seconds(totalMs)}\n`);
+    if (json) printJson({ ok: true, ...report, steps: stepsDone, totalMs: Math.round(totalMs), serving: serve, ...(logs.length > 0 ? { enclaveLog: logs } : {}) });
+    if (serve) {
+      current = 'serving';
+      out(`  serving — Ctrl-C stops every enclave and server and removes ${root}\n`);
+      await new Promise<void>((resolveWait) => {
+        serving = resolveWait;
+      });
+      out('\nstopping…\n');
     }
   } catch (e) {
     const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'UNEXPECTED';
     const message = (e as Error).message;
-    if (json) printJson({ ok: false, step, error: { code, message }, ...steps });
-    else process.stderr.write(`\nFAILED at "${step}": ${code}: ${message}\n`);
+    if (tty) out('\n');
+    if (json) printJson({ ok: false, step: current, error: { code, message }, ...report, steps: stepsDone });
+    else process.stderr.write(`\nFAILED at "${current}": ${code}: ${message}\n`);
     process.exitCode = exitCodeFor(code);
   } finally {
-    await enclave?.terminate().catch(() => undefined);
-    await helper?.stop().catch(() => undefined);
-    if (opts.keep !== true) rmSync(root, { recursive: true, force: true });
-    else if (!json) process.stdout.write(`(kept ${root})\n`);
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
