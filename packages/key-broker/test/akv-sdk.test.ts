@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyClient } from '@azure/keyvault-keys';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { openReleasedKey, prepareBrokerEnclave, startKeyBroker, verifyLedger } from '../src/index.js';
+import { brokerRequest, openReleasedKey, prepareBrokerEnclave, startKeyBroker, verifyLedger } from '../src/index.js';
 import { makePlatform, sgxClaims, signingKeyFile, silentLogger, startAuthority, testCa } from './helpers.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -132,12 +132,26 @@ test('KeyClient creates, imports, gets and releases keys; refusals carry their c
     const viaOther = await wrongAdmin.releaseKey('aes-key', token);
     assert.deepEqual(Buffer.from((await openReleasedKey(viaOther.value, enclaveKey.privateKey)).material), aes);
 
+    // The wire details the SDK relies on, checked directly.
+    const anonymous = await brokerRequest(`${handle.url}/keys/model-key/release?api%2Dversion=7.4`, { ca: ca.caPem, body: {} });
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.headers['www-authenticate'], 'Bearer authorization="https://login.microsoftonline.com/cloister", resource="https://vault.azure.net"');
+    assert.equal((JSON.parse(anonymous.text) as { error: { code: string } }).error.code, 'Unauthorized');
+    const noVersion = await brokerRequest(`${handle.url}/keys/model-key`, { ca: ca.caPem, bearer: ADMIN });
+    assert.equal(noVersion.status, 400);
+    assert.deepEqual(Object.keys((JSON.parse(noVersion.text) as { error: object }).error).sort(), ['code', 'message']);
+    assert.equal((await brokerRequest(`${handle.url}/keys/model-key?api-version=1.0`, { ca: ca.caPem, bearer: ADMIN })).status, 400);
+    const big = await brokerRequest(`${handle.url}/keys/model-key/release?api-version=7.4`, { ca: ca.caPem, bearer: 'x', body: { target: 'a'.repeat(70_000) } });
+    assert.equal(big.status, 413);
+    const malformed = await brokerRequest(`${handle.url}/keys/model-key/release?api-version=7.4`, { ca: ca.caPem, bearer: 'x', body: { target: 'not-a-jwt' } });
+    assert.equal((JSON.parse(malformed.text) as { error: { code: string } }).error.code, 'TokenInvalid');
+
     // Every decision is in the audit log, with the token's identity claims.
     const audit = (await handle.broker.auditLog(100)) as { granted: boolean; code: string; detail: { mrsigner?: string } }[];
     assert.equal(audit.filter((a) => a.granted).length, 4);
     assert.deepEqual(
       audit.filter((a) => !a.granted).map((a) => a.code).sort(),
-      ['AuthorityNotConfigured', 'KeyNotFound', 'ReleasePolicyNotSatisfied', 'ReleasePolicyNotSatisfied', 'TargetKeyMissing', 'TokenExpired', 'TokenSignatureInvalid', 'TokenSignatureInvalid'].sort(),
+      ['AuthorityNotConfigured', 'KeyNotFound', 'ReleasePolicyNotSatisfied', 'ReleasePolicyNotSatisfied', 'TargetKeyMissing', 'TokenExpired', 'TokenInvalid', 'TokenSignatureInvalid', 'TokenSignatureInvalid'].sort(),
     );
     assert.ok(audit.some((a) => !a.granted && a.detail.mrsigner === 'cc'.repeat(32)));
     // The creates are ledger entries, and the ledger verifies with the broker's key.
