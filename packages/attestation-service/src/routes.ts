@@ -78,5 +78,8 @@ export function instanceRoutes(getInstance: () => AttestationInstance, o: RouteO
     if (typeof body !== 'string') throw badRequest('INVALID_REQUEST', 'the body must be a JSON string holding a JWS');
     return json(c, { token: await getInstance().modifyCertificates(op === 'certificates:add' ? 'add' : 'remove', body, 'admin') });
   });
+  // Cloister's extension (MAA has no such call): rotate this instance's signing key; the old one stays in /certs for
+  // the overlap. Answers the new kid.
+  app.post('/:op{signing-keys:rotate}', admin, apiVersion, async (c) => json(c, { kid: await getInstance().rotateSigningKey() }));
   return app;
 }

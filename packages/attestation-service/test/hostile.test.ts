@@ -183,3 +183,18 @@ test('fuzz: random JSON bodies and random fields are 4xx with a code, never 5xx'
     { numRuns: 150 },
   );
 });
+
+test('POST /signing-keys:rotate (admin): a new key signs, the old one stays published', async () => {
+  const before = ((await (await fetch(`${svc.url}/simulated/certs`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+  const unauth = await fetch(`${svc.url}/simulated/signing-keys:rotate?${V}`, { method: 'POST' });
+  assert.equal(unauth.status, 401);
+  const r = await fetch(`${svc.url}/simulated/signing-keys:rotate?${V}`, { method: 'POST', headers: { authorization: 'Bearer admin-token-0123456789abcdef' } });
+  assert.equal(r.status, 200);
+  const { kid } = (await r.json()) as { kid: string };
+  const after = ((await (await fetch(`${svc.url}/simulated/certs`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+  assert.deepEqual(after, [kid, ...before]);
+  const t = await post(`/simulated/attest/SgxEnclave?${V}`, { quote: b64(sim.quote()) });
+  assert.equal(JSON.parse(Buffer.from(String(t.json.token).split('.')[0]!, 'base64url').toString()).kid, kid);
+  const real = ((await (await fetch(`${svc.url}/certs`)).json()) as { keys: unknown[] }).keys;
+  assert.equal(real.length, 1, 'the real instance keeps its own key');
+});
