@@ -42,6 +42,7 @@ const kbProposeCommand = lazy(async () => (await import('./commands/kb.js')).kbP
 const kbVoteCommand = lazy(async () => (await import('./commands/kb.js')).kbVoteCommand);
 const kbLedgerCommand = lazy(async () => (await import('./commands/kb.js')).kbLedgerCommand);
 const kbReleaseCommand = lazy(async () => (await import('./commands/kb.js')).kbReleaseCommand);
+const kbRecoveryCommand = lazy(async () => (await import('./commands/kb.js')).kbRecoveryCommand);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -492,6 +493,22 @@ export function buildProgram(io: BuildProgramOptions = {}): Command {
     .option('--ca <file>', "CA certificate of the broker's TLS")
     .option('--json', 'report as JSON')
     .action(kbReleaseCommand);
+  kb.command('recovery')
+    .description('KEK recovery from member shares: start (operator), share (each member: verify the recovery key, re-encrypt its share), submit (operator)')
+    .argument('<verb>', 'start | share | submit')
+    .argument('[shares...]', 'submit: the re-encrypted share files')
+    .requiredOption('--url <url>', 'the broker')
+    .option('--admin-token-file <file>', 'start, submit: the admin token')
+    .option('--key <pem>', "share: the member's private key")
+    .option('--mrsigner <hex>', "share: the broker enclave's MRSIGNER the recovery key must come from")
+    .option('--product-id <n>', "share: the broker enclave's product id (default 13)")
+    .option('--collateral <file>', "share: collateral of the broker's platform")
+    .option('--trust-root <file>', "share: trust root (PEM) of its PCK chain (repeatable; default Intel's)", collect)
+    .option('--allow-simulated', 'share: accept a simulated platform')
+    .option('--out <file>', 'share: write the re-encrypted share here (mode 0600)')
+    .option('--ca <file>', "CA certificate of the broker's TLS")
+    .option('--json', 'report as JSON')
+    .action(kbRecoveryCommand);
 
   return program;
 }

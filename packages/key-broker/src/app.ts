@@ -159,10 +159,15 @@ export function createBrokerApp(o: BrokerAppOptions): Hono {
 
   // Recovery ----------------------------------------------------------------------------------------------------
   app.get('/recovery/shares/:member', async (c) => c.json(await broker.recoveryShare(c.req.param('member'))));
-  // Starting a recovery (a fresh recovery key replaces the previous one) and submitting shares are the operator's.
-  app.get('/recovery/key', async (c) => {
+  // Starting a recovery (a fresh recovery key replaces the previous one) and submitting shares are the operator's;
+  // members fetch the current recovery key and its quote.
+  app.post('/recovery/key', async (c) => {
     admin(c);
     const k = await broker.recoveryKey();
+    return c.json({ jwk: k.jwk, quote: Buffer.from(k.quote).toString('base64') });
+  });
+  app.get('/recovery/key', (c) => {
+    const k = broker.currentRecoveryKey();
     return c.json({ jwk: k.jwk, quote: Buffer.from(k.quote).toString('base64') });
   });
   app.post('/recovery', async (c) => {

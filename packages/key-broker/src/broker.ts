@@ -125,6 +125,7 @@ export class KeyBroker {
   #signingJwk: (JsonWebKey & { kid: string }) | undefined;
   #serial: Promise<unknown> = Promise.resolve();
   #joinTimer: NodeJS.Timeout | undefined;
+  #recoveryKey: { jwk: JsonWebKey & { kid: string }; quote: Uint8Array } | undefined;
   #closed = false;
 
   private constructor(o: KeyBrokerOptions) {
@@ -730,10 +731,20 @@ export class KeyBroker {
     return x;
   }
 
-  /** While awaiting recovery: the enclave's fresh recovery key and a quote binding it (members verify it). */
+  /**
+   * While awaiting recovery: a fresh recovery key made in the enclave (replacing any previous one) and a quote whose
+   * REPORTDATA[0..32] is SHA-256 of its thumbprint; members verify it before they re-encrypt their shares to it.
+   */
   async recoveryKey(): Promise<{ jwk: JsonWebKey & { kid: string }; quote: Uint8Array }> {
     if (this.#state !== 'awaiting-recovery') throw new KeyBrokerError('Conflict', 'the broker is not awaiting recovery');
-    return this.#o.enclave.ecalls.recoveryKey(undefined);
+    this.#recoveryKey = await this.#o.enclave.ecalls.recoveryKey(undefined);
+    return this.#recoveryKey;
+  }
+
+  /** The recovery key made last (what members fetch). */
+  currentRecoveryKey(): { jwk: JsonWebKey & { kid: string }; quote: Uint8Array } {
+    if (this.#state !== 'awaiting-recovery' || this.#recoveryKey === undefined) throw new KeyBrokerError('Conflict', 'no recovery in progress (the operator starts one: POST /recovery/key)');
+    return this.#recoveryKey;
   }
 
   /** While awaiting recovery: shares re-encrypted to the recovery key; at threshold the KEK is back and sealed here. */
@@ -750,6 +761,7 @@ export class KeyBroker {
     await this.#storeSealed(r.sealed!, r.signingJwk.kid);
     this.#signingJwk = r.signingJwk;
     this.#state = 'ready';
+    this.#recoveryKey = undefined;
     this.#o.logger.info({ signingKid: r.signingJwk.kid }, 'key-encryption key recovered from member shares and sealed here');
   }
 }

@@ -9,18 +9,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { get } from 'node:https';
+import { promisify } from 'node:util';
+import { repoRoot } from '@cloister/testkit';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK } from 'jose';
-import { trustAnchorFromCertificate } from '@cloister/dcap';
+import { serializeCollateralBundle, trustAnchorFromCertificate } from '@cloister/dcap';
 import { buildEnclave, signEnclaveDir, verifyEvidence } from '@cloister/enclave';
 import { attestedHttpsAgent } from '@cloister/ratls';
 import { createLogger } from '@cloister/service-kit';
 import { startTestPostgres } from '@cloister/storage/testing';
 import { KeyBrokerError, memberOf, openReleasedKey, prepareBrokerEnclave, reencryptShare, signBallot, signProposal, startKeyBroker, type KeyBrokerHandle, type StartKeyBrokerOptions } from '../src/index.js';
 import { makePlatform, platformCollateral, platformRootPem, sgxClaims, signingKeyFile, silentLogger, startAuthority } from './helpers.js';
+
+const BIN = join(repoRoot, 'packages', 'cli', 'dist', 'src', 'bin.js');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
+  }
+}
 
 function httpsGet(url: string, agent: import('node:https').Agent, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -148,7 +163,12 @@ test('KEK to a replica over mutually attested TLS; recovery from member shares; 
     const b4 = await startKeyBroker(options(p4!, prepared.dir, { join: { host: '127.0.0.1', port: b3.attested!.port }, joinRetryMs: 300, collateral: async () => collaterals[2]!, logger: logTo(b4Log) }));
     handles.push(b4);
     assert.equal(b4.broker.state, 'awaiting-recovery');
-    const rk = await b3.broker.recoveryKey();
+    // The operator starts the recovery with the CLI.
+    writeFileSync(join(root, 'admin'), 'admin-token-0123456789abcdef\n');
+    const started = await cli(['kb', 'recovery', 'start', '--url', b3.url, '--admin-token-file', join(root, 'admin'), '--json']);
+    assert.equal(started.code, 0, started.stdout + started.stderr);
+    const rk = b3.broker.currentRecoveryKey();
+    assert.equal((JSON.parse(started.stdout) as { recoveryKey: string }).recoveryKey, rk.jwk.kid);
     // Each member verifies the recovery key's quote: the broker's signer, REPORTDATA = SHA-256(thumbprint).
     const evidence = await verifyEvidence(rk.quote, { mrsigner: prepared.mrsigner, isvProdId: 13, allowSimulated: true, reportData: createHash('sha256').update(rk.jwk.kid).digest('hex') }, {
       collateral: collaterals[2]!,
@@ -161,7 +181,19 @@ test('KEK to a replica over mutually attested TLS; recovery from member shares; 
     assert.equal(b3.broker.state, 'awaiting-recovery');
     // A member's share not re-encrypted to the recovery key is refused.
     await assert.rejects(b3.broker.recover([(await b3.broker.recoveryShare(kids[0]!)).share, await shareOf(1)]), (e: unknown) => KeyBrokerError.is(e, 'BadParameter') && /SHARE_INVALID/.test(e.message));
-    await b3.broker.recover([await shareOf(0), await shareOf(2)]);
+    // Member 0 uses the CLI: it verifies the recovery key's quote, then re-encrypts its share; a wrong MRSIGNER stops it.
+    writeFileSync(join(root, 'm0.pem'), members[0]!.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    writeFileSync(join(root, 'collateral3.json'), serializeCollateralBundle(collaterals[2] as Parameters<typeof serializeCollateralBundle>[0]));
+    writeFileSync(join(root, 'root3.pem'), roots[2]!);
+    const shareArgs = ['kb', 'recovery', 'share', '--url', b3.url, '--key', join(root, 'm0.pem'), '--collateral', join(root, 'collateral3.json'), '--trust-root', join(root, 'root3.pem'), '--allow-simulated'];
+    const wrongSigner = await cli([...shareArgs, '--mrsigner', 'ab'.repeat(32), '--out', join(root, 'share0'), '--json']);
+    assert.equal(wrongSigner.code, 1);
+    assert.equal((JSON.parse(wrongSigner.stdout) as { error: { code: string } }).error.code, 'POLICY_MISMATCH');
+    const shared = await cli([...shareArgs, '--mrsigner', prepared.mrsigner, '--out', join(root, 'share0'), '--json']);
+    assert.equal(shared.code, 0, shared.stdout + shared.stderr);
+    writeFileSync(join(root, 'share2'), await shareOf(2));
+    const submitted = await cli(['kb', 'recovery', 'submit', join(root, 'share0'), join(root, 'share2'), '--url', b3.url, '--admin-token-file', join(root, 'admin'), '--json']);
+    assert.equal(submitted.code, 0, submitted.stdout + submitted.stderr);
     assert.equal(b3.broker.state, 'ready');
     assert.deepEqual(await releaseFrom(b3), material);
     // b4's next attempt gets the recovered KEK from b3.

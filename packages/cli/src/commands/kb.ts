@@ -166,3 +166,72 @@ export async function kbReleaseCommand(name: string, o: Common & { token?: strin
   out(o, { ok: true, kid: opened.kid, kty: opened.kty, enc: opened.enc, bytes: material.length, ...(o.out !== undefined ? { out: o.out } : {}) }, summary);
   material.fill(0);
 }
+
+export interface KbRecoveryOptions extends Common {
+  readonly key?: string;
+  readonly adminTokenFile?: string;
+  readonly out?: string;
+  readonly mrsigner?: string;
+  readonly productId?: string;
+  readonly collateral?: string;
+  readonly trustRoot?: string[];
+  readonly allowSimulated?: boolean;
+}
+
+/**
+ * `kb recovery start|share|submit`: the operator starts a recovery (a fresh recovery key in the waiting broker's
+ * enclave); each member verifies that key's quote (the broker's MRSIGNER and product, REPORTDATA = SHA-256 of the
+ * key's thumbprint), decrypts its own share and re-encrypts it to that key; the operator submits the shares.
+ */
+export async function kbRecoveryCommand(verb: string, files: string[], o: KbRecoveryOptions): Promise<void> {
+  const url = base(o);
+  const admin = (): string => {
+    if (o.adminTokenFile === undefined) throw new CliError('INVALID_ARGUMENT', `kb recovery ${verb} needs --admin-token-file`);
+    return readTextInput(o.adminTokenFile, 'the admin token').trim();
+  };
+  if (verb === 'start') {
+    const k = await brokerJson<{ jwk: { kid: string } }>(`${url}/recovery/key`, { method: 'POST', body: {}, bearer: admin(), ...ca(o) });
+    out(o, { ok: true, recoveryKey: k.jwk.kid }, [['recovery key', k.jwk.kid], ['next', 'each member: cloister kb recovery share --url … --key member.pem …']]);
+    return;
+  }
+  if (verb === 'submit') {
+    if (files.length === 0) throw new CliError('INVALID_ARGUMENT', 'kb recovery submit SHARE_FILE… (the re-encrypted shares)');
+    const shares = files.map((f) => readTextInput(f, 'a share').trim());
+    const r = await brokerJson<{ state: string }>(`${url}/recovery`, { body: { shares }, bearer: admin(), ...ca(o) });
+    out(o, { ok: true, state: r.state }, [['state', r.state], ['shares', String(shares.length)]]);
+    return;
+  }
+  if (verb !== 'share') throw new CliError('INVALID_ARGUMENT', `unknown "${verb}": kb recovery start | share | submit`);
+  if (o.mrsigner === undefined || !/^[0-9a-fA-F]{64}$/.test(o.mrsigner)) throw new CliError('INVALID_ARGUMENT', "--mrsigner HEX (the broker enclave's signer) is required to verify the recovery key");
+  if (o.collateral === undefined) throw new CliError('INVALID_ARGUMENT', "--collateral FILE (the broker platform's collateral) is required to verify the recovery key");
+  const member = privateKey(o.key, 'the member key');
+  const { memberOf, reencryptShare } = await import('@cloister/key-broker');
+  const { verifyEvidence } = await import('@cloister/enclave');
+  const { trustAnchorFromCertificate } = await import('@cloister/dcap');
+  const { exportJWK } = await import('jose');
+  const { createHash } = await import('node:crypto');
+  const kid = (await memberOf(await exportJWK(createPublicKey(member)))).kid;
+  const rk = await brokerJson<{ jwk: JsonWebKey & { kid: string }; quote: string }>(`${url}/recovery/key`, ca(o));
+  const productId = Number(o.productId ?? '13');
+  if (!Number.isInteger(productId) || productId < 0 || productId > 65535) throw new CliError('INVALID_ARGUMENT', '--product-id is 0..65535');
+  // The key's thumbprint is recomputed, not taken from the broker's word.
+  const thumbprint = (await memberOf({ kty: 'RSA', n: rk.jwk.n, e: rk.jwk.e })).kid;
+  const evidence = await verifyEvidence(
+    new Uint8Array(Buffer.from(rk.quote, 'base64')),
+    { mrsigner: o.mrsigner.toLowerCase(), isvProdId: productId, allowSimulated: o.allowSimulated === true, reportData: createHash('sha256').update(thumbprint).digest('hex') },
+    {
+      collateral: readTextInput(o.collateral, 'the collateral'),
+      ...(o.trustRoot !== undefined ? { trustAnchors: o.trustRoot.map((f) => trustAnchorFromCertificate(readTextInput(f, 'a trust root'))) } : {}),
+    },
+  );
+  const { share, threshold } = await brokerJson<{ share: string; threshold: number }>(`${url}/recovery/shares/${kid}`, ca(o));
+  const reencrypted = await reencryptShare(share, member, rk.jwk);
+  if (o.out !== undefined) writeFileSync(o.out, `${reencrypted}\n`, { mode: 0o600 });
+  else if (o.json !== true) process.stdout.write(`${reencrypted}\n`);
+  out(o, { ok: true, member: kid, threshold, recoveryKey: thumbprint, mrenclave: evidence.identity.mrenclave, ...(o.out !== undefined ? { out: o.out } : { share: reencrypted }) }, o.out !== undefined ? [
+    ['member', kid],
+    ['recovery key', `${thumbprint} (quote verified: mrsigner ${o.mrsigner.toLowerCase().slice(0, 16)}…, mrenclave ${evidence.identity.mrenclave.slice(0, 16)}…)`],
+    ['threshold', String(threshold)],
+    ['written', o.out],
+  ] : []);
+}
