@@ -11,6 +11,7 @@
  *   node_modules/@cloister/<pkg>/  each package exactly as `npm pack` of its workspace would publish it (its `files`);
  *   bin/cloister.js                imports @cloister/cli's bin;
  *   examples/helloworld/           the enclave `cloister up` runs by default (sources only: no key, no build);
+ *   examples/confidential-ocr/sample.png   the image `cloister up` recognises in its confidential OCR step;
  *   sdk/                           tarballs of the SDK packages a scaffolded project depends on —
  *                                  @cloister/enclave, @cloister/dcap, @cloister/sgx-sim — each with its own @cloister/*
  *                                  dependencies bundled the same way, and sdk/manifest.json naming them;
@@ -165,6 +166,8 @@ const example = join(root, 'examples', 'helloworld');
 const exampleOut = join(cliDir, 'examples', 'helloworld');
 mkdirSync(exampleOut, { recursive: true });
 for (const f of ['enclave.json', 'README.md', 'src']) cpSync(join(example, f), join(exampleOut, f), { recursive: true });
+// The image `cloister up` recognises in its confidential OCR step.
+cpSync(join(root, 'examples', 'confidential-ocr', 'sample.png'), join(cliDir, 'examples', 'confidential-ocr', 'sample.png'));
 cpSync(sdkOut, join(cliDir, 'sdk'), { recursive: true });
 cpSync(join(root, 'LICENSE'), join(cliDir, 'LICENSE'));
 writeFileSync(
