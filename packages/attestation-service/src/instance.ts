@@ -41,6 +41,8 @@ export interface InstanceOptions {
   readonly keepEvidence?: boolean;
   /** Initial policy signers (isolated mode): DER certificates. */
   readonly policySigners?: readonly Uint8Array[];
+  /** Called once per attestation with its outcome (metrics). */
+  readonly onAttestation?: (type: AttestationType, outcome: string, code: string | null, seconds: number) => void;
 }
 
 interface LoadedKey extends ActiveKey {
@@ -373,6 +375,8 @@ export class AttestationInstance {
   /** Verifies evidence, evaluates the policy and returns the signed token; every outcome is audited. */
   async attest(type: AttestationType, req: AttestRequest, actor: string): Promise<string> {
     this.#o.audit.admit();
+    const started = process.hrtime.bigint();
+    const report = (): void => this.#o.onAttestation?.(type, record.outcome, record.code, Number(process.hrtime.bigint() - started) / 1e9);
     const steps: Record<string, unknown>[] = [];
     const record: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = {
       at: new Date(),
@@ -467,6 +471,7 @@ export class AttestationInstance {
       record.outcome = e instanceof ServiceError && e.status < 500 ? 'refused' : 'failed';
       steps.push({ step: 'error', ok: false, code: record.code, message: e instanceof ServiceError ? e.message : 'internal error' });
       await this.#o.audit.append(record).catch(() => undefined);
+      report();
       throw e;
     }
     try {
@@ -476,8 +481,10 @@ export class AttestationInstance {
       record.outcome = 'failed';
       record.code = (e as { code?: string }).code ?? 'STORAGE_UNAVAILABLE';
       steps.push({ step: 'audit', ok: false, code: record.code, message: 'the token was not sent: the audit record could not be stored' });
+      report();
       throw e;
     }
+    report();
     return token;
   }
 }

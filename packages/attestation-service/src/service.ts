@@ -24,7 +24,7 @@ import {
   type TlsInline,
 } from '@cloister/service-kit';
 import { describeStorage, openStorage, type Storage, type StorageConfig } from '@cloister/storage';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { AuditLog, type AuditLogOptions } from './audit.js';
 import { AttestationInstance, type InstanceName } from './instance.js';
 import { deriveKeyEncryptionKey } from './keys.js';
@@ -187,6 +187,23 @@ export async function startAttestationService(o: AttestationServiceOptions = {})
   const audit = new AuditLog(storage, log, o.audit ?? {});
   new Gauge({ name: 'cloister_attestation_audit_backlog', help: 'Audit records waiting to be written.', registers: [metrics.registry], collect() { this.set(audit.backlog); } });
 
+  const attestations = new Counter({
+    name: 'cloister_attestation_attestations_total',
+    help: 'Attestations by instance, attestation type, outcome (issued, refused, failed) and error code.',
+    labelNames: ['instance', 'type', 'outcome', 'code'] as const,
+    registers: [metrics.registry],
+  });
+  const attestSeconds = new Histogram({
+    name: 'cloister_attestation_attestation_duration_seconds',
+    help: 'Time to verify evidence, evaluate the policy, sign the token and store the audit record.',
+    labelNames: ['instance', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [metrics.registry],
+  });
+  const onAttestation = (instance: InstanceName) => (type: string, outcome: string, code: string | null, seconds: number): void => {
+    attestations.inc({ instance, type, outcome, code: code ?? '' });
+    attestSeconds.observe({ instance, outcome }, seconds);
+  };
   const instances = new Map<InstanceName, AttestationInstance>();
   const get = (name: InstanceName) => (): AttestationInstance => {
     const i = instances.get(name);
@@ -244,6 +261,7 @@ export async function startAttestationService(o: AttestationServiceOptions = {})
         ...common,
         name: 'real',
         issuer,
+        onAttestation: onAttestation('real'),
         policySigners: signers,
         verifier: await InstanceVerifier.create({ verifier, trustAnchors: realAnchors, bundles, simulated: false, ...(realOnline !== undefined ? { online: realOnline } : {}), ...(o.evidenceRules !== undefined ? { evidenceRules: o.evidenceRules } : {}) }),
       }),
@@ -256,6 +274,7 @@ export async function startAttestationService(o: AttestationServiceOptions = {})
           ...common,
           name: 'simulated',
           issuer: `${issuer}/simulated`,
+          onAttestation: onAttestation('simulated'),
           policySigners: signers,
           verifier: await InstanceVerifier.create({ verifier, trustAnchors: simAnchors, bundles, simulated: true, ...(simOnline !== undefined ? { online: simOnline } : {}), ...(o.evidenceRules !== undefined ? { evidenceRules: o.evidenceRules } : {}) }),
         }),

@@ -65,6 +65,10 @@ test('malformed attest requests: 4xx with a code each', async () => {
     assert.equal(r.json?.error?.code, code, name);
     assert.equal(typeof r.json?.error?.message, 'string', name);
   }
+  const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+  assert.match(metrics, /cloister_attestation_attestations_total\{instance="simulated",type="SgxEnclave",outcome="refused",code="WRONG_EVIDENCE_TYPE"\} 1/);
+  assert.match(metrics, /cloister_attestation_attestations_total\{instance="simulated",type="OpenEnclave",outcome="refused",code="WRONG_EVIDENCE_TYPE"\} 1/);
+  assert.match(metrics, /cloister_attestation_errors_total\{kind="INVALID_BASE64"\} 1/);
   const health = await fetch(`${svc.url}/healthz`);
   assert.equal(health.status, 200);
   const ok = await post(`/simulated/attest/SgxEnclave?${V}`, { quote });
