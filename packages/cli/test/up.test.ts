@@ -35,7 +35,7 @@ test('cloister up --once: six numbered steps with timings, from the node to the 
   const t = ' +\\d+\\.\\d s$';
   assert.match(o, /SIMULATED: no hardware protection/);
   assert.match(o, new RegExp(`^ {2}1/6 {2}simulated SGX node +EPC 64 MiB, \\d+ enclave slots, quote helper${t}`, 'm'));
-  assert.match(o, /device plugin registered with kubelet · AESM socket \S+aesm\.socket$/m);
+  assert.match(o, /device plugin registered with kubelet \(in-process stand-in\) · AESM socket \S+aesm\.socket$/m);
   assert.match(o, new RegExp(`^ {2}2/6 {2}attestation service +http://127\\.0\\.0\\.1:\\d+ \\(simulated instance\\)${t}`, 'm'));
   assert.match(o, new RegExp(`^ {2}3/6 {2}key broker +KEK sealed in enclave [0-9a-f]{8}…${t}`, 'm'));
   assert.match(o, /trusts tokens of http:\/\/127\.0\.0\.1:\d+\/simulated$/m);

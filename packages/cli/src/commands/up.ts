@@ -229,7 +229,7 @@ export async function upCommand(opts: UpOptions): Promise<void> {
       'node',
       `EPC ${resources[RESOURCES[0]]} MiB, ${resources[RESOURCES[1]]} enclave slots, quote helper`,
       { platformDir, fmspc: platform.config.fmspc, resources, quoteHelper: { socket: socketPath } },
-      [`device plugin registered with kubelet · AESM socket ${socketPath}`],
+      [`device plugin registered with kubelet (in-process stand-in) · AESM socket ${socketPath}`],
     );
     report['platform'] = { dir: platformDir, fmspc: platform.config.fmspc };
     report['quoteHelper'] = { socket: socketPath };
