@@ -168,6 +168,15 @@ export class KeyBroker {
 
   async #openKek(): Promise<void> {
     const { storage, enclave, logger } = this.#o;
+    // Governance for a new broker is checked before anything is created.
+    const g = this.#o.governance;
+    let genesisMembers: Member[] | undefined;
+    if (g !== undefined && g.members.length > 0) {
+      genesisMembers = await Promise.all(g.members.map((m) => memberOf(m)));
+      if (!Number.isInteger(g.threshold) || g.threshold < 1 || g.threshold > genesisMembers.length) {
+        throw new KeyBrokerError('BadParameter', `threshold must be 1-${genesisMembers.length}`);
+      }
+    }
     const expected = await this.#meta<string>('signing_kid');
     const rows = (await storage.query<{ blob: Uint8Array; signing_kid: string }>('SELECT blob, signing_kid FROM kb_sealed ORDER BY created')).rows;
     for (const row of rows) {
@@ -208,21 +217,16 @@ export class KeyBroker {
     this.#signingJwk = r.signingJwk;
     await this.#storeSealed(r.sealed!, r.signingJwk.kid);
     logger.info({ signingKid: r.signingJwk.kid }, 'key-encryption key created and sealed (MRSIGNER)');
-    const g = this.#o.governance;
-    if (g !== undefined && g.members.length > 0) {
-      const members = await Promise.all(g.members.map((m) => memberOf(m)));
-      if (!Number.isInteger(g.threshold) || g.threshold < 1 || g.threshold > members.length) {
-        throw new KeyBrokerError('BadParameter', `threshold must be 1-${members.length}`);
-      }
-      await this.#exclusive(async () =>
-        this.#tx(async (tx) => {
-          for (const m of members) await tx.query('INSERT INTO kb_members (kid, jwk) VALUES ($1, $2)', [m.kid, JSON.stringify(m.jwk)]);
-          await this.#setMeta(tx, 'threshold', g.threshold);
-          await this.#appendLedger(tx, 'genesis', { members: members.map((m) => m.jwk), threshold: g.threshold, signingKey: this.signingJwk });
-          await this.#refreshShares(tx);
-        }),
-      );
-    }
+    // Entry 0 of the ledger: the broker's signing key (which signs every entry) and the governance it starts with.
+    const members = genesisMembers ?? [];
+    await this.#exclusive(async () =>
+      this.#tx(async (tx) => {
+        for (const m of members) await tx.query('INSERT INTO kb_members (kid, jwk) VALUES ($1, $2)', [m.kid, JSON.stringify(m.jwk)]);
+        if (members.length > 0) await this.#setMeta(tx, 'threshold', this.#o.governance!.threshold);
+        await this.#appendLedger(tx, 'genesis', { members: members.map((m) => m.jwk), threshold: members.length > 0 ? this.#o.governance!.threshold : 0, signingKey: this.signingJwk });
+        if (members.length > 0) await this.#refreshShares(tx);
+      }),
+    );
   }
 
   /**
@@ -247,6 +251,7 @@ export class KeyBroker {
       if (r.signingJwk.kid !== expected) throw new KeyBrokerError('KekUnavailable', "the replica sent another broker's key-encryption key");
       await this.#storeSealed(r.sealed!, r.signingJwk.kid);
       this.#signingJwk = r.signingJwk;
+      await this.#exclusive(() => this.#tx((tx) => this.#appendLedger(tx, 'kek_joined', { signingKid: r.signingJwk.kid, from: `${join.host}:${join.port}`, mrenclave: this.#o.enclave.self.mrenclave })));
       this.#state = 'ready';
       this.#o.logger.info({ signingKid: r.signingJwk.kid, from: `${join.host}:${join.port}` }, 'key-encryption key received from a replica and sealed here');
       return true;
@@ -556,6 +561,8 @@ export class KeyBroker {
   // ------------------------------------------------------------------------------------------------ ledger
 
   async #appendLedger(tx: Queryable, type: string, body: unknown): Promise<LedgerLine> {
+    // Replicas share the ledger: appends are serialised by the database until the transaction ends.
+    await tx.query('LOCK TABLE kb_ledger IN EXCLUSIVE MODE');
     const last = (await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM kb_ledger ORDER BY seq DESC LIMIT 1')).rows[0];
     const seq = last === undefined ? 0 : Number(last.seq) + 1;
     const entry = encodeEntry({ seq, prev: last?.hash ?? GENESIS_PREV, at: new Date().toISOString(), type, body: JSON.parse(canonicalJson(body)) as unknown });
@@ -760,6 +767,7 @@ export class KeyBroker {
     if (r.signingJwk.kid !== expected) throw new KeyBrokerError('BadParameter', 'the shares recovered another broker\'s key');
     await this.#storeSealed(r.sealed!, r.signingJwk.kid);
     this.#signingJwk = r.signingJwk;
+    await this.#exclusive(() => this.#tx((tx) => this.#appendLedger(tx, 'kek_recovered', { signingKid: r.signingJwk.kid, shares: shares.length, mrenclave: this.#o.enclave.self.mrenclave })));
     this.#state = 'ready';
     this.#recoveryKey = undefined;
     this.#o.logger.info({ signingKid: r.signingJwk.kid }, 'key-encryption key recovered from member shares and sealed here');

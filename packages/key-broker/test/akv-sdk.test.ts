@@ -154,9 +154,9 @@ test('KeyClient creates, imports, gets and releases keys; refusals carry their c
       ['AuthorityNotConfigured', 'KeyNotFound', 'ReleasePolicyNotSatisfied', 'ReleasePolicyNotSatisfied', 'TargetKeyMissing', 'TokenExpired', 'TokenInvalid', 'TokenSignatureInvalid', 'TokenSignatureInvalid'].sort(),
     );
     assert.ok(audit.some((a) => !a.granted && a.detail.mrsigner === 'cc'.repeat(32)));
-    // The creates are ledger entries, and the ledger verifies with the broker's key.
+    // Genesis (the signing key) and the two creates are ledger entries; the ledger verifies with the broker's key.
     const ledger = (await handle.broker.ledger()).map((l) => JSON.stringify(l)).join('\n');
-    assert.equal(verifyLedger(ledger, handle.broker.signingJwk).entries, 2);
+    assert.equal(verifyLedger(ledger, handle.broker.signingJwk).entries, 3);
     agent.destroy();
   } finally {
     await handle?.close();

@@ -22,7 +22,7 @@ import { buildEnclave, signEnclaveDir, verifyEvidence } from '@cloister/enclave'
 import { attestedHttpsAgent } from '@cloister/ratls';
 import { createLogger } from '@cloister/service-kit';
 import { startTestPostgres } from '@cloister/storage/testing';
-import { KeyBrokerError, memberOf, openReleasedKey, prepareBrokerEnclave, reencryptShare, signBallot, signProposal, startKeyBroker, type KeyBrokerHandle, type StartKeyBrokerOptions } from '../src/index.js';
+import { KeyBrokerError, verifyLedger, memberOf, openReleasedKey, prepareBrokerEnclave, reencryptShare, signBallot, signProposal, startKeyBroker, type KeyBrokerHandle, type StartKeyBrokerOptions } from '../src/index.js';
 import { makePlatform, platformCollateral, platformRootPem, sgxClaims, signingKeyFile, silentLogger, startAuthority } from './helpers.js';
 
 const BIN = join(repoRoot, 'packages', 'cli', 'dist', 'src', 'bin.js');
@@ -202,6 +202,11 @@ test('KEK to a replica over mutually attested TLS; recovery from member shares; 
     if (stateOf(b4) !== 'ready') console.error(b4Log.slice(-3).join(''));
     assert.equal(stateOf(b4), 'ready');
     assert.deepEqual(await releaseFrom(b4), material);
+    // The KEK's arrivals are in the ledger, which still verifies end to end.
+    const ledger = (await b4.broker.ledger()).map((l) => JSON.stringify(l)).join('\n');
+    verifyLedger(ledger, b4.broker.signingJwk);
+    const types = (await b4.broker.ledger()).map((l) => (JSON.parse(l.entry) as { type: string }).type);
+    assert.deepEqual(types.filter((t) => t.startsWith('kek_')), ['kek_joined', 'kek_recovered', 'kek_joined']);
   } finally {
     for (const h of handles) await h.close();
     await authority.close();
