@@ -126,6 +126,11 @@ export async function upCommand(opts: UpOptions): Promise<void> {
   const stepsDone: Record<string, unknown>[] = [];
   const closers: (() => Promise<unknown>)[] = [];
   const logs: unknown[] = [];
+  // In a terminal, a step's progress line is rewritten when it ends: enclave log lines wait until then.
+  const pendingLog: string[] = [];
+  const flushLog = (): void => {
+    for (const line of pendingLog.splice(0)) process.stderr.write(`${line}\n`);
+  };
   const started = performance.now();
   let current = 'arguments';
   let root: string | undefined;
@@ -173,10 +178,12 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     stepsDone.push({ n: stepN, step: key, title: stepTitle, ms: Math.round(ms), ...data });
     out(`${tty ? '\r\x1b[K' : ''}${stepLine(stepN, stepTitle, detail, ms)}\n`);
     for (const line of extra) out(`${more(line)}\n`);
+    flushLog();
   };
 
   try {
     if (opts.once === true && opts.serve === true) throw new CliError('INVALID_ARGUMENT', '--once and --serve exclude each other');
+    // Serving is the default only for a person at a terminal (not with --json, not when stdout is a pipe or file).
     const serve = opts.serve === true || (opts.once !== true && tty);
     let args: unknown = { name: opts.name ?? 'world' };
     if (opts.args !== undefined) {
@@ -196,11 +203,12 @@ export async function upCommand(opts: UpOptions): Promise<void> {
       user = { dir, mrenclave: loaded.mrenclave, mrsigner: loaded.mrsigner };
     }
     const userEnclave = user?.dir;
-    root = mkdtempSync(join(tmpdir(), 'cloister-up-'));
-    const platformDir = join(root, 'platform');
-    const socketPath = join(root, 'aesmd', 'aesm.socket');
+    const workDir = mkdtempSync(join(tmpdir(), 'cloister-up-'));
+    root = workDir;
+    const platformDir = join(workDir, 'platform');
+    const socketPath = join(workDir, 'aesmd', 'aesm.socket');
     const quiet = createLogger({ component: 'cloister-up', level: 'silent' });
-    out(`cloister up: the whole system on a simulated SGX node (SIMULATED: no hardware protection)\n  work dir ${root}\n\n`);
+    out(`cloister up: the whole system on a simulated SGX node (SIMULATED: no hardware protection)\n  work dir ${workDir}\n\n`);
 
     // 1. The node: platform, device plugin registered with kubelet, quote helper on the AESM socket.
     begin(1, 'simulated SGX node');
@@ -208,13 +216,13 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     const platform = Platform.create();
     platform.save(platformDir);
     sub('kubelet');
-    const pluginDir = join(root, 'device-plugins');
+    const pluginDir = join(workDir, 'device-plugins');
     const kubelet = await KubeletDouble.start(pluginDir, { dialTimeoutMs: 10_000 });
     closers.push(() => kubelet.stop());
     sub('node agent (device plugin + quote helper)');
     const agent = new NodeAgent({
       pluginDir,
-      simulate: { epcMiB: EPC_MIB, stateDir: join(root, 'sgx-state') },
+      simulate: { epcMiB: EPC_MIB, stateDir: join(workDir, 'sgx-state') },
       quoteHelper: { socketPath, platformDir, simulate: true },
       logger: createAgentLogger({ level: 'silent' }),
     });
@@ -236,13 +244,13 @@ export async function upCommand(opts: UpOptions): Promise<void> {
 
     // The enclaves of steps 3 and 4 are bundled and signed while the attestation service starts (each step still
     // waits for its own and reports its failure).
-    const signer = join(root, 'signer.pem');
+    const signer = join(workDir, 'signer.pem');
     writeFileSync(signer, generateSigningKey(), { mode: 0o600 });
-    const brokerEnclaveReady = prepareBrokerEnclave({ dir: join(root, 'broker-enclave'), keyPath: signer });
+    const brokerEnclaveReady = prepareBrokerEnclave({ dir: join(workDir, 'broker-enclave'), keyPath: signer });
     const helloReady =
       user === undefined
         ? (async () => {
-            const dir = copyExample(join(root!, 'helloworld'));
+            const dir = copyExample(join(workDir, 'helloworld'));
             await buildEnclave(dir);
             // The copy's own key, generated in the temporary directory for this run only: it signs the bundled
             // example, nothing of the user's, and is deleted with the directory.
@@ -276,7 +284,7 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     const broker = await startKeyBroker({
       port: 0,
       host: '127.0.0.1',
-      storage: { dataDir: join(root, 'broker-data') },
+      storage: { dataDir: join(workDir, 'broker-data') },
       authorities: [authority],
       adminToken,
       enclaveDir: brokerEnclave.dir,
@@ -302,7 +310,11 @@ export async function upCommand(opts: UpOptions): Promise<void> {
       platform: platformDir,
       aesmSocketPath: socketPath,
       hostEnv: { SGX_AESM_ADDR: '1' },
-      logger: enclaveLogger((line, record) => (json ? logs.push(record) : process.stderr.write(`${line}\n`))),
+      logger: enclaveLogger((line, record) => {
+        if (json) logs.push(record);
+        else if (tty) pendingLog.push(line);
+        else process.stderr.write(`${line}\n`);
+      }),
     });
     closers.push(() => enclave.terminate());
     const names = enclave.ecallNames;
@@ -358,7 +370,7 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     if (samplePath === undefined) throw new CliError('INPUT_UNREADABLE', 'the OCR sample image is missing from this installation');
     sub('encrypt the model, register its key, start the server');
     const ocr = await deployConfidentialOcr({
-      dir: join(root, 'ocr'),
+      dir: join(workDir, 'ocr'),
       platform: platformDir,
       collateral: serializeCollateralBundle(collateral),
       attestationUrl: attestUrl,
@@ -411,7 +423,7 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     if (json) printJson({ ok: true, ...report, steps: stepsDone, totalMs: Math.round(totalMs), serving: serve, ...(logs.length > 0 ? { enclaveLog: logs } : {}) });
     if (serve) {
       current = 'serving';
-      out(`  serving — Ctrl-C stops every enclave and server and removes ${root}\n`);
+      out(`  serving — Ctrl-C stops every enclave and server and removes ${workDir}\n`);
       await new Promise<void>((resolveWait) => {
         serving = resolveWait;
       });
@@ -421,6 +433,7 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'UNEXPECTED';
     const message = (e as Error).message;
     if (tty) out('\n');
+    flushLog();
     if (json) printJson({ ok: false, step: current, error: { code, message }, ...report, steps: stepsDone });
     else process.stderr.write(`\nFAILED at "${current}": ${code}: ${message}\n`);
     process.exitCode = exitCodeFor(code);
