@@ -229,18 +229,9 @@ export class KeyBroker {
     );
   }
 
-  /**
-   * A storage transaction whose refusals stay ours: the storage layer reports anything thrown inside as a
-   * StorageError, with our KeyBrokerError as its cause.
-   */
-  async #tx<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    try {
-      return await this.#o.storage.transaction(fn);
-    } catch (e) {
-      const cause = (e as { cause?: unknown }).cause;
-      if (cause instanceof KeyBrokerError) throw cause;
-      throw e;
-    }
+  /** A storage transaction (our own typed refusals thrown inside pass through the storage layer unchanged). */
+  #tx<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.#o.storage.transaction(fn);
   }
 
   /** One attempt to take the KEK from the replica at `join`; false (logged) when it fails. */

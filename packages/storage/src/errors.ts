@@ -42,3 +42,16 @@ export function classify(e: unknown): StorageError {
   }
   return new StorageError('STORAGE_FAILED', message, undefined, { cause: e });
 }
+
+/**
+ * What a transaction rethrows: a driver error becomes a StorageError; an error the caller's own callback threw (a
+ * typed refusal of its own, say) passes through unchanged, so callers keep branching on their own codes.
+ */
+export function classifyTransactionError(e: unknown): unknown {
+  if (e instanceof StorageError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  const driverLike = typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || UNAVAILABLE_ERRNO.has(code));
+  const message = (e as { message?: unknown } | null)?.message;
+  const connectionLost = typeof message === 'string' && /connection terminated|not queryable|Client has encountered a connection error/i.test(message);
+  return driverLike || connectionLost ? classify(e) : e;
+}

@@ -4,7 +4,7 @@
  * `integer`, `bytea`, `jsonb`, `timestamptz`, `bigserial` (cast bigint results to text where a driver difference
  * matters: pg returns int8 as a string).
  */
-export { StorageError, classify, type StorageErrorCode } from './errors.js';
+export { StorageError, classify, classifyTransactionError, type StorageErrorCode } from './errors.js';
 export type { Storage, Queryable, QueryResult, SqlValue, Migration, MigrationSet } from './types.js';
 export { migrate, splitStatements } from './migrate.js';
 export { openPglite } from './pglite.js';

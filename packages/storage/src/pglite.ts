@@ -1,6 +1,6 @@
 /** Embedded storage: PGlite (PostgreSQL compiled to WASM) in a data directory, or in memory. One connection. */
 import { PGlite } from '@electric-sql/pglite';
-import { classify } from './errors.js';
+import { classify, classifyTransactionError } from './errors.js';
 import type { Queryable, QueryResult, SqlValue, Storage } from './types.js';
 
 function wrap(q: { query: PGlite['query'] }): Queryable {
@@ -35,7 +35,7 @@ export async function openPglite(dataDir: string | undefined): Promise<Storage> 
         try {
           return await db.transaction(async (tx) => fn(wrap(tx)));
         } catch (e) {
-          throw classify(e);
+          throw classifyTransactionError(e);
         }
       });
       chain = run.catch(() => undefined);

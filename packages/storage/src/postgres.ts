@@ -4,7 +4,7 @@
  * returns. Every statement has a server-side timeout.
  */
 import pg from 'pg';
-import { classify } from './errors.js';
+import { classify, classifyTransactionError } from './errors.js';
 import type { Queryable, QueryResult, SqlValue, Storage } from './types.js';
 
 export interface PostgresOptions {
@@ -72,7 +72,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Storage> {
         } catch {
           broken = true;
         }
-        throw classify(e);
+        throw classifyTransactionError(e);
       } finally {
         client.release(broken);
       }

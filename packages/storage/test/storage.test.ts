@@ -90,3 +90,22 @@ test('PostgreSQL: two replicas migrate together once, share data, survive an out
     await pg.destroy();
   }
 });
+
+test('an error thrown by the transaction callback itself passes through unchanged (after rollback)', async () => {
+  const s = await openStorage({ memory: true }, [SET]);
+  try {
+    class Refusal extends Error {
+      readonly code = 'POLICY_MISMATCH';
+    }
+    await assert.rejects(
+      s.transaction(async (tx) => {
+        await tx.query('INSERT INTO items (name) VALUES ($1)', ['z']);
+        throw new Refusal('no');
+      }),
+      (e: unknown) => e instanceof Refusal && e.code === 'POLICY_MISMATCH',
+    );
+    assert.equal((await s.query('SELECT 1 FROM items')).rows.length, 0, 'rolled back');
+  } finally {
+    await s.close();
+  }
+});
