@@ -374,8 +374,17 @@ setTimeout(() => process.stdout.write(JSON.stringify({ isolation: h.isolation, i
 `,
       );
       const asNobody = IS_ROOT && hostUser === 'nobody';
-      const host = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'], ...(asNobody ? { uid: 65534, gid: 65534 } : {}) });
-      const [line] = (await once(host.stdout, 'data')) as [Buffer];
+      const host = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'], ...(asNobody ? { uid: 65534, gid: 65534 } : {}) });
+      // The host's first line, or its exit (e.g. a uid-65534 host that cannot read a checkout under a 0700
+      // directory) as a failure with its stderr, never a hang.
+      let stderr = '';
+      host.stderr?.on('data', (d: Buffer) => {
+        if (stderr.length < 4000) stderr += d.toString();
+      });
+      const line = await new Promise<Buffer>((resolve, reject) => {
+        host.stdout.once('data', resolve);
+        host.once('exit', (code) => reject(new Error(`the host exited (${code}) before reporting: ${stderr.slice(-1500)}`)));
+      });
       const report = JSON.parse(line.toString()) as { isolation: { pidNamespace: boolean; networkNamespace: boolean; userNamespace: boolean }; inside: { pid: number; ppid: number; network: string } };
       if (sandbox === 'auto' && (IS_ROOT || report.isolation.userNamespace)) {
         // Root: namespaces from root; a host without privilege: from a user namespace (where the kernel allows it).
