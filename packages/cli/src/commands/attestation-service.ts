@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { startAttestationService, type AttestationServiceOptions } from '@cloister/attestation-service';
 import { CliError } from '../errors.js';
+import { serveUntilSignal } from '../serve-until-signal.js';
 
 export interface AttestationServeOptions {
   readonly host?: string;
@@ -83,14 +84,5 @@ export function serveOptions(opts: AttestationServeOptions): AttestationServiceO
 export async function attestationServeCommand(opts: AttestationServeOptions): Promise<void> {
   const handle = await startAttestationService(serveOptions(opts));
   process.stderr.write(`attestation service on ${handle.url}, issuer ${handle.issuer}${handle.simulatedIssuer !== undefined ? `, simulated instance ${handle.simulatedIssuer}` : ''}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      handle.close().then(resolve, () => {
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await serveUntilSignal(handle);
 }

@@ -10,6 +10,7 @@ import { Platform, createSimPki, savePki } from '@cloister/sgx-sim';
 import { prepareBrokerEnclave, startKeyBroker, type KeyBrokerHandle, type StartKeyBrokerOptions } from '@cloister/key-broker';
 import { CliError } from '../errors.js';
 import { readTextInput } from '../io.js';
+import { serveUntilSignal } from '../serve-until-signal.js';
 
 export interface KeyBrokerServeOptions {
   readonly host?: string;
@@ -144,14 +145,5 @@ export async function keyBrokerServeCommand(opts: KeyBrokerServeOptions): Promis
   }
   if (opts.tlsCert === undefined) logger.warn('no --tls-cert: the API is plain HTTP (tests only)');
   const handle: KeyBrokerHandle = await startKeyBroker(options);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      handle.close().then(resolve, () => {
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await serveUntilSignal(handle);
 }

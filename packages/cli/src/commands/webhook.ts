@@ -13,6 +13,7 @@ import {
   type WebhookHandle,
 } from '@cloister/webhook';
 import { CliError } from '../errors.js';
+import { serveUntilSignal } from '../serve-until-signal.js';
 
 export interface WebhookServeOptions {
   readonly host?: string;
@@ -80,14 +81,5 @@ export async function webhookServeCommand(opts: WebhookServeOptions): Promise<vo
     }
     throw e;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      handle.close().then(resolve, () => {
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await serveUntilSignal(handle);
 }
