@@ -29,7 +29,7 @@ export type {
 } from './collateral/types.js';
 export type { CryptoProvider, P256PublicKey } from './crypto/provider.js';
 export { createWebCryptoProvider, webCryptoProvider } from './crypto/webcrypto.js';
-export { toHex, fromHex, toBase64, fromBase64, toBase64Url, bytesEqual, concatBytes } from './util/bytes.js';
+export { toHex, fromHex, toBase64, fromBase64, tryFromBase64, toBase64Url, bytesEqual, concatBytes } from './util/bytes.js';
 export { decodePemCertificates } from './util/pem.js';
 export { decodeBinaryInput, MAX_BINARY_INPUT_BYTES, MAX_TEXT_INPUT_CHARS } from './util/input.js';
 // quotes

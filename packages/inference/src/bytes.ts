@@ -1,75 +1,19 @@
-/** Small byte helpers (browser-safe: no Buffer). */
-export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s;
-}
+/** Byte helpers (browser-safe: no Buffer): the encoders are @cloister/dcap's; what is particular to this package is here. */
+import { tryFromBase64 } from '@cloister/dcap';
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+export { toHex, toBase64, toBase64Url, concatBytes } from '@cloister/dcap';
 
-/** RFC 4648 §4 base64 (with padding). */
-export function toBase64(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64[(n >> 18) & 63]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += B64[(n >> 18) & 63]! + B64[(n >> 12) & 63]! + '==';
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += B64[(n >> 18) & 63]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + '=';
-  }
-  return out;
-}
-
-/** RFC 4648 §5 base64url without padding. */
-export function toBase64Url(bytes: Uint8Array): string {
-  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-const DECODE = new Int16Array(128).fill(-1);
-for (let i = 0; i < 64; i++) DECODE[B64.charCodeAt(i)] = i;
-DECODE['-'.charCodeAt(0)] = 62;
-DECODE['_'.charCodeAt(0)] = 63;
-
-/** Decode base64 or base64url (padding optional); undefined if the text is not base64 or longer than `maxBytes`. */
+/**
+ * Decode base64 or base64url (RFC 4648 §4, §5; padding optional); undefined if the text is not base64 or would decode
+ * to more than `maxBytes` (checked from the length, before anything is decoded).
+ */
 export function fromBase64(text: string, maxBytes = Number.MAX_SAFE_INTEGER): Uint8Array | undefined {
-  const s = text.replace(/=+$/, '');
-  if (s.length % 4 === 1) return undefined;
-  const n = Math.floor((s.length * 3) / 4);
-  if (n > maxBytes) return undefined;
-  const out = new Uint8Array(n);
-  let acc = 0;
-  let bits = 0;
-  let o = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const v = c < 128 ? DECODE[c]! : -1;
-    if (v < 0) return undefined;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
-    }
-  }
-  return out;
+  if (Math.floor((text.length * 3) / 4) > maxBytes + 2) return undefined;
+  const out = tryFromBase64(text);
+  return out === undefined || out.length > maxBytes ? undefined : out;
 }
 
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
+/** Equality in time independent of where the inputs differ (for MACs, hashes and keys). */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;
