@@ -264,17 +264,21 @@ test('key broker: the key and its release policy, the granted and the refused re
 test("ledger: verify with the broker's key says OK; an entry altered in the database breaks it", async () => {
   await open('broker/ledger');
   await page.locator('[data-testid="ledger"] tbody tr').first().waitFor();
+  const n = Number((await kb!.storage.query<{ n: string }>('SELECT count(*)::text AS n FROM kb_ledger')).rows[0]!.n);
+  assert.ok(n >= 1);
   await page.click('[data-testid="ledger-verify"]');
   await page.locator('[data-testid="ledger-result"][data-state="ok"]').waitFor();
-  assert.match((await page.locator('[data-testid="ledger-result"]').textContent()) ?? '', /OK 1 entries.*1 broker signatures verify/);
-  const original = (await kb!.storage.query<{ entry: string }>('SELECT entry FROM kb_ledger WHERE seq = 0')).rows[0]!.entry;
-  await kb!.storage.query('UPDATE kb_ledger SET entry = $1 WHERE seq = 0', [original.replace('"model-key"', '"model-kez"')]);
+  assert.match((await page.locator('[data-testid="ledger-result"]').textContent()) ?? '', new RegExp(`OK ${n} entries.*${n} broker signatures verify`));
+  const row = (await kb!.storage.query<{ seq: number; entry: string }>("SELECT seq, entry FROM kb_ledger WHERE entry LIKE '%\"model-key\"%' ORDER BY seq LIMIT 1")).rows[0]!;
+  const altered = row.entry.replace('"model-key"', '"model-kez"');
+  assert.notEqual(altered, row.entry);
+  await kb!.storage.query('UPDATE kb_ledger SET entry = $1 WHERE seq = $2', [altered, row.seq]);
   try {
     await page.click('[data-testid="ledger-verify"]');
     await page.locator('[data-testid="ledger-result"][data-state="broken"]').waitFor();
-    assert.match((await page.locator('[data-testid="ledger-result"]').textContent()) ?? '', /BROKEN at entry 0 \(hash\)/);
+    assert.match((await page.locator('[data-testid="ledger-result"]').textContent()) ?? '', new RegExp(`BROKEN at entry ${Number(row.seq)} \\(hash\\)`));
   } finally {
-    await kb!.storage.query('UPDATE kb_ledger SET entry = $1 WHERE seq = 0', [original]);
+    await kb!.storage.query('UPDATE kb_ledger SET entry = $1 WHERE seq = $2', [row.entry, row.seq]);
   }
 });
 
