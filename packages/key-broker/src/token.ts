@@ -12,6 +12,7 @@ import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { KeyBrokerError } from './errors.js';
 import { normaliseAuthority } from './release-policy.js';
+import { readStreamBounded } from '@cloister/service-kit';
 
 export const MAX_TOKEN_BYTES = 64 * 1024;
 const MAX_JWKS_BYTES = 256 * 1024;
@@ -60,21 +61,9 @@ function keyFromJwk(jwk: Record<string, unknown>): KeyObject | undefined {
 async function readBounded(res: Response, limit: number): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? '0');
   if (declared > limit) throw new Error(`JWKS larger than ${limit} bytes`);
-  const reader = res.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`JWKS larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const bytes = await readStreamBounded(res.body, limit);
+  if (bytes === undefined) throw new Error(`JWKS larger than ${limit} bytes`);
+  return new TextDecoder().decode(bytes);
 }
 
 export class TokenVerifier {

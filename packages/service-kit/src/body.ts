@@ -14,8 +14,17 @@ export async function readBody(c: Context, limit: number = DEFAULT_BODY_LIMIT): 
     if (!Number.isSafeInteger(n) || n < 0) throw new ServiceError('BAD_REQUEST', 400, 'invalid Content-Length');
     if (n > limit) throw tooLarge(limit);
   }
-  const stream = c.req.raw.body;
-  if (stream === null) return new Uint8Array(0);
+  const out = await readStreamBounded(c.req.raw.body, limit);
+  if (out === undefined) throw tooLarge(limit);
+  return out;
+}
+
+/**
+ * Reads a byte stream (a request body, or a `fetch` response body a service reads from a peer) to its end, or
+ * undefined as soon as more than `limit` bytes arrived (the stream is cancelled): never more than `limit` buffered.
+ */
+export async function readStreamBounded(stream: ReadableStream<Uint8Array> | null | undefined, limit: number): Promise<Uint8Array | undefined> {
+  if (stream === null || stream === undefined) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -25,7 +34,7 @@ export async function readBody(c: Context, limit: number = DEFAULT_BODY_LIMIT): 
     total += value.byteLength;
     if (total > limit) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(limit);
+      return undefined;
     }
     chunks.push(value);
   }

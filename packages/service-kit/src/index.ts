@@ -41,7 +41,7 @@ export {
   type GateDropReason,
 } from './core.js';
 export { createServiceApp, defaultErrorBody, errorResponse, type ServiceAppOptions } from './app.js';
-export { readBody, readJson, readText, DEFAULT_BODY_LIMIT } from './body.js';
+export { readBody, readJson, readText, readStreamBounded, DEFAULT_BODY_LIMIT } from './body.js';
 export { rateLimit, peerAddress, type RateLimitOptions } from './rate-limit.js';
 export { requireAdmin, readSecretFile, tokensEqual, bearerToken } from './auth.js';
 export {
