@@ -130,7 +130,7 @@ export class AuditLog {
 
   async #write(batch: Pending[]): Promise<boolean> {
     try {
-      await insertAudit(this.#db, batch.map((p) => p.record));
+      await insertAudit(this.#db, batch.map((p) => p.record), { evidenceAsBase64: this.#db.kind !== 'postgres' });
     } catch (e) {
       const fault = storageFault(e);
       for (const p of batch) {

@@ -69,18 +69,50 @@ export function parseEvidence(type: AttestationType, bytes: Uint8Array): ParsedE
  */
 export function collateralClaim(quote: Quote, collateral: CollateralBundle | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  if (collateral !== undefined) {
-    out['qeidcertshash'] = sha256hex(collateral.qeIdentityIssuerChain);
-    out['qeidcrlhash'] = sha256hex(collateral.rootCaCrl);
-    out['qeidhash'] = sha256hex(collateral.qeIdentityBody);
+  const c = collateral === undefined ? undefined : collateralHashes(collateral);
+  if (c !== undefined) {
+    out['qeidcertshash'] = c.qeidcertshash;
+    out['qeidcrlhash'] = c.qeidcrlhash;
+    out['qeidhash'] = c.qeidhash;
   }
   out['quotehash'] = sha256hex(quote.raw);
-  if (collateral !== undefined) {
-    out['tcbinfocertshash'] = sha256hex(collateral.tcbInfoIssuerChain);
-    out['tcbinfocrlhash'] = sha256hex(collateral.pckCrl);
-    out['tcbinfohash'] = sha256hex(collateral.tcbInfoBody);
+  if (c !== undefined) {
+    out['tcbinfocertshash'] = c.tcbinfocertshash;
+    out['tcbinfocrlhash'] = c.tcbinfocrlhash;
+    out['tcbinfohash'] = c.tcbinfohash;
   }
   return out;
+}
+
+interface CollateralHashes {
+  readonly qeidcertshash: string;
+  readonly qeidcrlhash: string;
+  readonly qeidhash: string;
+  readonly tcbinfocertshash: string;
+  readonly tcbinfocrlhash: string;
+  readonly tcbinfohash: string;
+}
+
+/**
+ * The collateral hashes of one bundle, computed once per bundle object (the service serves the same verified bundle
+ * objects for every quote of a platform). Bundles are immutable once parsed, so the object identifies the content.
+ */
+const hashesOf = new WeakMap<CollateralBundle, CollateralHashes>();
+
+function collateralHashes(b: CollateralBundle): CollateralHashes {
+  let h = hashesOf.get(b);
+  if (h === undefined) {
+    h = {
+      qeidcertshash: sha256hex(b.qeIdentityIssuerChain),
+      qeidcrlhash: sha256hex(b.rootCaCrl),
+      qeidhash: sha256hex(b.qeIdentityBody),
+      tcbinfocertshash: sha256hex(b.tcbInfoIssuerChain),
+      tcbinfocrlhash: sha256hex(b.pckCrl),
+      tcbinfohash: sha256hex(b.tcbInfoBody),
+    };
+    hashesOf.set(b, h);
+  }
+  return h;
 }
 
 function runtimeClaims(r: RuntimeDataInput, binaryNames: readonly string[], jsonName: string, field: string): Claims {

@@ -20,7 +20,7 @@ import { parseMaaPolicy } from './policy/parser.js';
 import { parsePolicyJws, policyTextOf, policyTokenHash, signerOf, unsignedPolicyJws, type PolicySigner } from './policy/wire.js';
 import type { AttestRequest } from './request.js';
 import { loadPolicy, q, type AuditRecord } from './store.js';
-import { TOKEN_LIFETIME_SECONDS, jwkOf, signToken, unsignedToken, type ActiveKey, type Jwk } from './tokens.js';
+import { TOKEN_LIFETIME_SECONDS, jwkOf, signToken, signTokenJson, tokenPayload, unsignedToken, type ActiveKey, type Jwk } from './tokens.js';
 import type { InstanceVerifier } from './verify.js';
 
 export type InstanceName = 'real' | 'simulated';
@@ -91,6 +91,20 @@ export function incomingClaims(claims: Claims): PolicyClaim[] {
     for (const [k, v] of Object.entries(runtime)) if (scalar(v)) out.push(claim(k, v, 'CustomClaim'));
   }
   return out;
+}
+
+/** Registered claims the token adds after the caller's claims (tokens.ts tokenPayload). */
+const TOKEN_REGISTERED = ['iss', 'iat', 'nbf', 'exp', 'jti'] as const;
+
+/**
+ * `JSON.stringify(tokenPayload(claims, options))` from the claims' JSON text: the registered claims are appended to
+ * the object text (the same bytes JSON.stringify gives, as none of them is among the claims: otherwise the object is
+ * serialised again).
+ */
+function tokenPayloadJson(claimsJson: string, claims: JWTPayload, options: { issuer: string; lifetimeSeconds: number; jti: boolean }): string {
+  const full = tokenPayload({}, options);
+  if (claimsJson.length < 3 || TOKEN_REGISTERED.some((k) => k in claims)) return JSON.stringify({ ...claims, ...full });
+  return `${claimsJson.slice(0, -1)},${JSON.stringify(full).slice(1)}`;
 }
 
 export function sha256hex(data: Uint8Array | string): string {
@@ -417,23 +431,23 @@ export class AttestationInstance {
       claims['x-cloister-advisory-ids'] = [...r.advisoryIds];
       if (this.name === 'simulated') claims['x-cloister-simulated'] = true;
 
-      let policyText: string;
       let policy: MaaPolicy;
+      let hash: string;
       let signer: Record<string, unknown> | null = null;
       if (req.draftPolicyForAttestation !== undefined) {
-        policyText = req.draftPolicyForAttestation;
         try {
-          policy = parseMaaPolicy(policyText);
+          policy = parseMaaPolicy(req.draftPolicyForAttestation);
         } catch (e) {
           throw policyFault(e);
         }
+        hash = policyHash(req.draftPolicyForAttestation);
       } else {
+        // Parsed and hashed once per policy text (the cache entry), not per attestation.
         const p = await this.policy(type);
-        policyText = p.text;
         policy = p.parsed;
+        hash = p.hash;
         signer = p.signer;
       }
-      const hash = policyHash(policyText);
       record.policyHash = hash;
       let evaluation;
       try {
@@ -461,10 +475,15 @@ export class AttestationInstance {
       const minutes = evaluation.properties['report_validity_in_minutes'];
       const lifetime = typeof minutes === 'number' && minutes > 0 && minutes * 60 < TOKEN_LIFETIME_SECONDS ? minutes * 60 : TOKEN_LIFETIME_SECONDS;
       const opts = { issuer: this.issuer, lifetimeSeconds: lifetime, jti: true };
-      token = req.draftPolicyForAttestation !== undefined ? unsignedToken(payload, opts) : await signToken(this.activeKey(), payload, opts);
+      // The claims are serialised once: that text is hashed, stored in the audit record and (with the token's
+      // registered claims appended) signed.
+      const claimsJson = JSON.stringify(payload);
+      if (req.draftPolicyForAttestation !== undefined) token = unsignedToken(payload, opts);
+      else token = await signTokenJson(this.activeKey(), tokenPayloadJson(claimsJson, payload, opts), this.issuer);
       record.outcome = 'issued';
       record.claims = payload;
-      record.claimsHash = sha256hex(JSON.stringify(payload));
+      record.claimsJson = claimsJson;
+      record.claimsHash = sha256hex(claimsJson);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       record.code = typeof code === 'string' ? code : 'INTERNAL';

@@ -110,6 +110,8 @@ export interface AuditRecord {
   readonly evidenceHash: string | null;
   readonly evidence: Uint8Array | null;
   readonly claims: unknown;
+  /** `JSON.stringify(claims)` when the caller has it already (it is stored instead of serialising claims again). */
+  readonly claimsJson?: string;
   readonly claimsHash: string | null;
   readonly tcbStatus: string | null;
   readonly advisories: readonly string[] | null;
@@ -122,17 +124,44 @@ const AUDIT_COLUMNS = 16;
 /** Index of `evidence` in the column list below. */
 const EVIDENCE_COLUMN = 8;
 
-/** Inserts records in one statement (multi-row VALUES). */
-export async function insertAudit(db: Queryable, records: readonly AuditRecord[]): Promise<void> {
+const AUDIT_INSERT = 'INSERT INTO attestation_audit (at, instance, kind, actor, attestation_type, outcome, code, evidence_hash, evidence, claims, claims_hash, tcb_status, advisories, policy_hash, steps, detail) VALUES ';
+
+/** The VALUES list of a batch of `n` rows, per parameter style (batch sizes repeat: the text is built once each). */
+const valuesText = new Map<string, string>();
+
+function valuesFor(n: number, evidenceAsBase64: boolean): string {
+  const key = `${n}/${evidenceAsBase64 ? 'b64' : 'bytea'}`;
+  let text = valuesText.get(key);
+  if (text === undefined) {
+    const rows: string[] = [];
+    for (let r = 0; r < n; r++) {
+      const base = r * AUDIT_COLUMNS;
+      rows.push(`(${Array.from({ length: AUDIT_COLUMNS }, (_, i) => (i === EVIDENCE_COLUMN && evidenceAsBase64 ? `decode($${base + i + 1}, 'base64')` : `$${base + i + 1}`)).join(', ')})`);
+    }
+    text = rows.join(', ');
+    if (valuesText.size >= 1024) valuesText.clear();
+    valuesText.set(key, text);
+  }
+  return text;
+}
+
+export interface InsertAuditOptions {
+  /**
+   * How the evidence travels: false (PostgreSQL, the default) as a bytea parameter (node-postgres sends its bytes
+   * as they are); true (PGlite) as base64 text the server decodes (decode(…, 'base64')): PGlite serialises a bytea
+   * parameter byte by byte in JavaScript, which cost more than the rest of the record.
+   */
+  readonly evidenceAsBase64?: boolean;
+}
+
+/** Inserts records in one statement (multi-row VALUES); claims are stored from their JSON text when the record has it. */
+export async function insertAudit(db: Queryable, records: readonly AuditRecord[], options: InsertAuditOptions = {}): Promise<void> {
   if (records.length === 0) return;
+  const base64 = options.evidenceAsBase64 === true;
   const params: SqlValue[] = [];
-  const rows: string[] = [];
+  const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
   for (const r of records) {
-    const base = params.length;
-    // The evidence travels as base64 text decoded by the server (decode(…, 'base64')): PGlite serialises a bytea
-    // parameter byte by byte in JavaScript, which cost more than the rest of the record.
-    rows.push(`(${Array.from({ length: AUDIT_COLUMNS }, (_, i) => (i === EVIDENCE_COLUMN ? `decode($${base + i + 1}, 'base64')` : `$${base + i + 1}`)).join(', ')})`);
-    const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+    const ev = r.evidence === null ? null : Buffer.from(r.evidence.buffer, r.evidence.byteOffset, r.evidence.byteLength);
     params.push(
       r.at,
       r.instance,
@@ -142,8 +171,8 @@ export async function insertAudit(db: Queryable, records: readonly AuditRecord[]
       r.outcome,
       r.code,
       r.evidenceHash,
-      r.evidence === null ? null : Buffer.from(r.evidence.buffer, r.evidence.byteOffset, r.evidence.byteLength).toString('base64'),
-      json(r.claims),
+      ev === null ? null : base64 ? ev.toString('base64') : ev,
+      r.claimsJson ?? json(r.claims),
       r.claimsHash,
       r.tcbStatus,
       json(r.advisories),
@@ -152,8 +181,5 @@ export async function insertAudit(db: Queryable, records: readonly AuditRecord[]
       json(r.detail),
     );
   }
-  await db.query(
-    `INSERT INTO attestation_audit (at, instance, kind, actor, attestation_type, outcome, code, evidence_hash, evidence, claims, claims_hash, tcb_status, advisories, policy_hash, steps, detail) VALUES ${rows.join(', ')}`,
-    params,
-  );
+  await db.query(`${AUDIT_INSERT}${valuesFor(records.length, base64)}`, params);
 }

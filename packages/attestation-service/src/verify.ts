@@ -19,7 +19,7 @@ import {
   type VerificationResult,
 } from '@cloister/dcap';
 import type { CollateralProvider } from '@cloister/dcap/node';
-import { decideEvidenceRules, type EvidenceRulesInput, type PolicyDecision } from '@cloister/policy';
+import { decideEvidenceRules, parseEvidenceRules, type EvidenceRules, type EvidenceRulesInput, type PolicyDecision } from '@cloister/policy';
 import type { ParsedEvidence } from './claims.js';
 import { badRequest, unavailable } from './errors.js';
 
@@ -63,6 +63,8 @@ export class InstanceVerifier {
   readonly #o: InstanceVerifierOptions;
   readonly #offline = new Map<string, CollateralBundle>();
   readonly #rules: EvidenceRulesInput;
+  /** #rules parsed once (decideEvidenceRules would parse its input on every call otherwise). */
+  #parsedRules: EvidenceRules | undefined;
   /** PCK chain PEM → whether it contains one of our anchors (a platform quotes with one chain: parse it once). */
   readonly #anchoredChains = new Map<string, boolean>();
   /** PCK chain PEM → the collateral request (FMSPC and CA from the PCK certificate). */
@@ -161,7 +163,8 @@ export class InstanceVerifier {
       if (!DcapError.is(e)) throw e;
       throw badRequest('QUOTE_INVALID', `the quote does not verify: ${e.code}: ${e.message}`, { dcapCode: e.code });
     }
-    const decision = decideEvidenceRules(this.#rules, result);
+    this.#parsedRules ??= parseEvidenceRules(this.#rules);
+    const decision = decideEvidenceRules(this.#parsedRules, result);
     // Unless the operator lists accepted advisories, advisories are claims the MAA policy tests (MAA's default policy
     // permits them); every other rule is enforced.
     const advisoriesByPolicy = this.#rules.acceptedAdvisories === undefined;
