@@ -8,7 +8,6 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { createHash } from 'node:crypto';
-import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { nodeCryptoProvider } from '@cloister/dcap/node';
 import { Platform, SGX_FLAGS, SimQuotingEnclave, createSimCollateral, createSimPki, enclaveIdentity } from '@cloister/sgx-sim';
 import { generateSigningKey } from '@cloister/attestation-service';
 import { startTestPostgres } from '@cloister/storage/testing';
+import { KeepAliveClient } from './client.js';
 import { SignJWT } from 'jose';
 import { createPrivateKey } from 'node:crypto';
 
@@ -110,43 +110,27 @@ interface Run {
   readonly errors: number;
 }
 
+const ATTEST_PATH = '/simulated/attest/SgxEnclave?api-version=2020-10-01';
+
 async function load(port: number, clients: number): Promise<Run> {
-  const agent = new Agent({ keepAlive: true, maxSockets: clients, rejectUnauthorized: false });
+  const requests = bodies.map((b) => KeepAliveClient.post('127.0.0.1', port, ATTEST_PATH, b));
+  const conns = Array.from({ length: clients }, () => new KeepAliveClient('127.0.0.1', port));
   let next = 0;
   let errors = 0;
-  const post = (): Promise<number> =>
-    new Promise((resolve) => {
-      const body = bodies[next++ % QUOTES]!;
-      const t0 = performance.now();
-      const req = request(
-        { host: '127.0.0.1', port, path: '/simulated/attest/SgxEnclave?api-version=2020-10-01', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode !== 200) errors++;
-            resolve(performance.now() - t0);
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
-        resolve(performance.now() - t0);
-      });
-      req.end(body);
-    });
-  const loop = async (until: number, lat: number[] | undefined): Promise<void> => {
+  const loop = async (conn: KeepAliveClient, until: number, lat: number[] | undefined): Promise<void> => {
     while (performance.now() < until) {
-      const ms = await post();
-      lat?.push(ms);
+      const a = await conn.send(requests[next++ % QUOTES]!);
+      if (a.status !== 200) errors++;
+      lat?.push(a.ms);
     }
   };
-  await Promise.all(Array.from({ length: clients }, () => loop(performance.now() + WARMUP_MS, undefined)));
+  await Promise.all(conns.map((c) => loop(c, performance.now() + WARMUP_MS, undefined)));
   errors = 0;
   const lat: number[] = [];
   const start = performance.now();
-  await Promise.all(Array.from({ length: clients }, () => loop(start + DURATION_MS, lat)));
+  await Promise.all(conns.map((c) => loop(c, start + DURATION_MS, lat)));
   const seconds = (performance.now() - start) / 1000;
-  agent.destroy();
+  for (const c of conns) c.close();
   lat.sort((a, b) => a - b);
   const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? Number.NaN;
   return { rps: lat.length / seconds, p50: pct(0.5), p99: pct(0.99), errors };

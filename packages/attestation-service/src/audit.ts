@@ -89,7 +89,12 @@ export class AuditLog {
     this.admit();
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
-      this.#schedule(this.#lingerMs);
+      // A full batch goes now (if a write slot is free); otherwise the first record waits lingerMs for company.
+      if (this.#queue.length >= this.#maxBatch && this.#timer !== undefined) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+        this.#pump();
+      } else this.#schedule(this.#lingerMs);
     });
   }
 
@@ -130,7 +135,7 @@ export class AuditLog {
 
   async #write(batch: Pending[]): Promise<boolean> {
     try {
-      await insertAudit(this.#db, batch.map((p) => p.record), { evidenceAsBase64: this.#db.kind !== 'postgres' });
+      await insertAudit(this.#db, batch.map((p) => p.record), { form: this.#db.kind === 'postgres' ? 'values' : 'jsonb' });
     } catch (e) {
       const fault = storageFault(e);
       for (const p of batch) {

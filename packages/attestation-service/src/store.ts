@@ -121,47 +121,73 @@ export interface AuditRecord {
 }
 
 const AUDIT_COLUMNS = 16;
-/** Index of `evidence` in the column list below. */
-const EVIDENCE_COLUMN = 8;
 
-const AUDIT_INSERT = 'INSERT INTO attestation_audit (at, instance, kind, actor, attestation_type, outcome, code, evidence_hash, evidence, claims, claims_hash, tcb_status, advisories, policy_hash, steps, detail) VALUES ';
+const AUDIT_COLUMN_LIST = 'at, instance, kind, actor, attestation_type, outcome, code, evidence_hash, evidence, claims, claims_hash, tcb_status, advisories, policy_hash, steps, detail';
+const AUDIT_INSERT = `INSERT INTO attestation_audit (${AUDIT_COLUMN_LIST}) VALUES `;
 
-/** The VALUES list of a batch of `n` rows, per parameter style (batch sizes repeat: the text is built once each). */
-const valuesText = new Map<string, string>();
+/** The VALUES list of a batch of `n` rows (batch sizes repeat: the text is built once each). */
+const valuesText = new Map<number, string>();
 
-function valuesFor(n: number, evidenceAsBase64: boolean): string {
-  const key = `${n}/${evidenceAsBase64 ? 'b64' : 'bytea'}`;
-  let text = valuesText.get(key);
+function valuesFor(n: number): string {
+  let text = valuesText.get(n);
   if (text === undefined) {
     const rows: string[] = [];
     for (let r = 0; r < n; r++) {
       const base = r * AUDIT_COLUMNS;
-      rows.push(`(${Array.from({ length: AUDIT_COLUMNS }, (_, i) => (i === EVIDENCE_COLUMN && evidenceAsBase64 ? `decode($${base + i + 1}, 'base64')` : `$${base + i + 1}`)).join(', ')})`);
+      rows.push(`(${Array.from({ length: AUDIT_COLUMNS }, (_, i) => `$${base + i + 1}`).join(', ')})`);
     }
     text = rows.join(', ');
     if (valuesText.size >= 1024) valuesText.clear();
-    valuesText.set(key, text);
+    valuesText.set(n, text);
   }
   return text;
 }
 
+/**
+ * One statement text for every batch size: the batch is one jsonb array parameter whose elements become rows
+ * (jsonb_to_recordset); the evidence travels as base64 text the database decodes.
+ */
+const AUDIT_INSERT_JSONB = `INSERT INTO attestation_audit (${AUDIT_COLUMN_LIST})
+SELECT at, instance, kind, actor, attestation_type, outcome, code, evidence_hash, decode(evidence, 'base64'), claims, claims_hash, tcb_status, advisories, policy_hash, steps, detail
+FROM jsonb_to_recordset($1::jsonb) AS r(at timestamptz, instance text, kind text, actor text, attestation_type text, outcome text, code text,
+  evidence_hash text, evidence text, claims jsonb, claims_hash text, tcb_status text, advisories jsonb, policy_hash text, steps jsonb, detail jsonb)`;
+
 export interface InsertAuditOptions {
   /**
-   * How the evidence travels: false (PostgreSQL, the default) as a bytea parameter (node-postgres sends its bytes
-   * as they are); true (PGlite) as base64 text the server decodes (decode(…, 'base64')): PGlite serialises a bytea
-   * parameter byte by byte in JavaScript, which cost more than the rest of the record.
+   * How a batch travels. 'values' (PostgreSQL, the default): a multi-row VALUES list, the evidence as a bytea
+   * parameter (node-postgres sends its bytes as they are). 'jsonb' (PGlite): one jsonb parameter holding the batch —
+   * PGlite parses and plans every statement anew, and a VALUES list of n rows × 16 parameters costs more to parse
+   * than one jsonb document (whose claims are the JSON text the attestation already has), and it serialises a bytea
+   * parameter byte by byte in JavaScript, so the evidence goes as base64 text.
    */
-  readonly evidenceAsBase64?: boolean;
+  readonly form?: 'values' | 'jsonb';
 }
 
-/** Inserts records in one statement (multi-row VALUES); claims are stored from their JSON text when the record has it. */
+const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+const bytesOf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** The jsonb array of a batch (keys as the recordset's column names); each claims object is its JSON text as is. */
+function batchJson(records: readonly AuditRecord[]): string {
+  const j = (v: unknown): string => json(v) ?? 'null';
+  const parts = records.map(
+    (r) =>
+      `{"at":${j(r.at.toISOString())},"instance":${j(r.instance)},"kind":${j(r.kind)},"actor":${j(r.actor)},"attestation_type":${j(r.attestationType)},` +
+      `"outcome":${j(r.outcome)},"code":${j(r.code)},"evidence_hash":${j(r.evidenceHash)},"evidence":${r.evidence === null ? 'null' : `"${bytesOf(r.evidence).toString('base64')}"`},` +
+      `"claims":${r.claimsJson ?? j(r.claims)},"claims_hash":${j(r.claimsHash)},"tcb_status":${j(r.tcbStatus)},"advisories":${j(r.advisories)},` +
+      `"policy_hash":${j(r.policyHash)},"steps":${j(r.steps)},"detail":${j(r.detail)}}`,
+  );
+  return `[${parts.join(',')}]`;
+}
+
+/** Inserts records in one statement; claims are stored from their JSON text when the record has it. */
 export async function insertAudit(db: Queryable, records: readonly AuditRecord[], options: InsertAuditOptions = {}): Promise<void> {
   if (records.length === 0) return;
-  const base64 = options.evidenceAsBase64 === true;
+  if (options.form === 'jsonb') {
+    await db.query(AUDIT_INSERT_JSONB, [batchJson(records)]);
+    return;
+  }
   const params: SqlValue[] = [];
-  const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
   for (const r of records) {
-    const ev = r.evidence === null ? null : Buffer.from(r.evidence.buffer, r.evidence.byteOffset, r.evidence.byteLength);
     params.push(
       r.at,
       r.instance,
@@ -171,7 +197,7 @@ export async function insertAudit(db: Queryable, records: readonly AuditRecord[]
       r.outcome,
       r.code,
       r.evidenceHash,
-      ev === null ? null : base64 ? ev.toString('base64') : ev,
+      r.evidence === null ? null : bytesOf(r.evidence),
       r.claimsJson ?? json(r.claims),
       r.claimsHash,
       r.tcbStatus,
@@ -181,5 +207,5 @@ export async function insertAudit(db: Queryable, records: readonly AuditRecord[]
       json(r.detail),
     );
   }
-  await db.query(`${AUDIT_INSERT}${valuesFor(records.length, base64)}`, params);
+  await db.query(`${AUDIT_INSERT}${valuesFor(records.length)}`, params);
 }
