@@ -24,10 +24,12 @@ import {
   type TlsInline,
 } from '@cloister/service-kit';
 import { describeStorage, openStorage, type Storage, type StorageConfig } from '@cloister/storage';
+import { attestationServiceSource, mountDashboard } from '@cloister/dashboard';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { AuditLog, type AuditLogOptions } from './audit.js';
 import { AttestationInstance, type InstanceName } from './instance.js';
 import { deriveKeyEncryptionKey } from './keys.js';
+import { parseMaaPolicy } from './policy/parser.js';
 import { instanceRoutes } from './routes.js';
 import { ATTESTATION_MIGRATIONS, q } from './store.js';
 import { InstanceVerifier } from './verify.js';
@@ -230,6 +232,8 @@ export async function startAttestationService(o: AttestationServiceOptions = {})
   };
   app.route('/', instanceRoutes(get('real'), routeOptions));
   if (o.allowSimulated === true) app.route('/simulated', instanceRoutes(get('simulated'), routeOptions));
+  // The dashboard at /ui (docs/operators/dashboard.md): loopback clients only; saving a policy needs the admin token.
+  mountDashboard(app, { attestation: attestationServiceSource({ storage, instance: (name) => get(name)(), simulated: o.allowSimulated === true, parsePolicy: parseMaaPolicy }), ...(adminToken !== undefined ? { adminToken } : {}) });
 
   let server: ServiceHandle;
   try {

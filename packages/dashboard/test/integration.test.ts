@@ -1,7 +1,7 @@
 /**
- * The dashboard over the real services: Cloister's attestation service (simulated instance, PGlite in memory) and
- * key broker (its enclave built and run on a simulated platform), both started in this process; the dashboard reads
- * them through the adapters of this package and Chromium browses it. Evidence comes from a simulated SGX platform
+ * The dashboard as the real services serve it: Cloister's attestation service (simulated instance, PGlite in memory)
+ * and key broker (its enclave built and run on a simulated platform), both started in this process, each mounting
+ * the dashboard at /ui with this package's adapters; Chromium browses both. Evidence comes from a simulated SGX platform
  * (sgx-sim); releases are real AKV release calls with the service's tokens. The service packages are loaded at run
  * time by name (they mount the dashboard themselves, so a build-time reference would be a cycle).
  */
@@ -16,8 +16,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { serializeCollateralBundle } from '@cloister/dcap';
 import { createLogger } from '@cloister/service-kit';
 import { Platform, SGX_FLAGS, SimQuotingEnclave, createSimCollateral, createSimPki, enclaveIdentity, generateSigningKey, loadPki, savePki } from '@cloister/sgx-sim';
-import { attestationServiceSource, keyBrokerSource, type AttestationInstanceLike, type SqlQueryable } from '../src/index.js';
-import { startDashboardServer, type TestServer } from './fixtures.js';
+import { DASHBOARD_CSP, type AttestationInstanceLike, type SqlQueryable } from '../src/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -54,7 +53,6 @@ let root: string;
 let svc: AttestationHandle;
 let attestationMod: AttestationModule;
 let kb: BrokerHandle | undefined;
-let dash: TestServer;
 let browser: Browser;
 let page: Page;
 let issuer: string;
@@ -140,11 +138,6 @@ before(async () => {
   const refused = await kbCall('POST', '/keys/model-key/release', { target: debug.body['token'] }, 'anything');
   assert.equal((refused.body['error'] as { code?: string }).code, 'ReleasePolicyNotSatisfied');
 
-  dash = await startDashboardServer({
-    attestation: attestationServiceSource({ storage: svc.storage, instance: (n) => svc.instance(n), simulated: true, parsePolicy: (t) => attestationMod.parseMaaPolicy(t) }),
-    keyBroker: keyBrokerSource({ storage: kb.storage, signingKey: () => kb!.broker.signingJwk }),
-    adminToken: ADMIN,
-  });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
   page = await (await browser.newContext({ viewport: { width: 1440, height: 1000 } })).newPage();
   page.setDefaultTimeout(10_000);
@@ -153,15 +146,16 @@ before(async () => {
 
 after(async () => {
   await browser?.close().catch(() => undefined);
-  await dash?.close();
   await kb?.close();
   await svc?.close();
   if (root !== undefined) rmSync(root, { recursive: true, force: true });
 });
 
+/** Broker views from the key broker's own /ui, the others from the attestation service's. */
 async function open(route: string): Promise<void> {
   await page.goto('about:blank');
-  await page.goto(`${dash.url}/ui/#/${route}`);
+  const res = await page.goto(`${route.startsWith('broker/') ? kb!.url : svc.url}/ui/#/${route}`);
+  assert.equal(res?.headers()['content-security-policy'], DASHBOARD_CSP);
 }
 
 test('attestations from the running service: outcomes, identity (also of refused evidence), steps', async () => {

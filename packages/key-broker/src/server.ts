@@ -7,6 +7,7 @@ import { createLogger, createServiceMetrics, startService, type ServiceHandle, t
 import { openStorage, type Storage, type StorageConfig } from '@cloister/storage';
 import type { Platform } from '@cloister/sgx-sim';
 import type { Logger } from 'pino';
+import { keyBrokerSource, mountDashboard } from '@cloister/dashboard';
 import { createBrokerApp } from './app.js';
 import { KeyBroker, type GovernanceConfig } from './broker.js';
 import { startBrokerEnclave, type BrokerEnclave, type PeerConfig } from './kek-enclave.js';
@@ -89,6 +90,8 @@ export async function startKeyBroker(o: StartKeyBrokerOptions): Promise<KeyBroke
     });
     cleanup.push(async () => broker.close());
     const app = createBrokerApp({ broker, logger, metrics, ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}) });
+    // The dashboard at /ui (docs/operators/dashboard.md): loopback clients only, read-only.
+    mountDashboard(app, { keyBroker: keyBrokerSource({ storage, signingKey: () => broker.signingJwk }), ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}) });
     if (o.kbs !== undefined) addKbsRoutes(app, broker, o.kbs);
     const api: ServiceHandle = await startService({ app, port: o.port, ...(o.host !== undefined ? { host: o.host } : {}), ...(o.tls !== undefined ? { tls: o.tls } : {}), logger });
     cleanup.push(() => api.close());

@@ -10,7 +10,7 @@ import { iso, json, type SqlQueryable } from './sql.js';
 export interface KeyBrokerSourceOptions {
   readonly storage: SqlQueryable;
   /** The broker's ledger-signing public JWK (GET /broker/identity's signingKey); undefined while it has no KEK. */
-  readonly signingKey: () => Readonly<Record<string, unknown>> | undefined;
+  readonly signingKey: () => JsonWebKey | undefined;
 }
 
 const MAX_PROPOSALS = 200;
@@ -141,7 +141,7 @@ export function keyBrokerSource(o: KeyBrokerSourceOptions): KeyBrokerSource {
       const total = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM kb_ledger');
       let signingKey: Readonly<Record<string, unknown>> | undefined;
       try {
-        signingKey = o.signingKey();
+        signingKey = o.signingKey() as Readonly<Record<string, unknown>> | undefined;
       } catch {
         signingKey = undefined;
       }
