@@ -233,7 +233,7 @@ export async function startAttestationService(o: AttestationServiceOptions = {})
   app.route('/', instanceRoutes(get('real'), routeOptions));
   if (o.allowSimulated === true) app.route('/simulated', instanceRoutes(get('simulated'), routeOptions));
   // The dashboard at /ui (docs/operators/dashboard.md): loopback clients only; saving a policy needs the admin token.
-  mountDashboard(app, { attestation: attestationServiceSource({ storage, instance: (name) => get(name)(), simulated: o.allowSimulated === true, parsePolicy: parseMaaPolicy }), ...(adminToken !== undefined ? { adminToken } : {}) });
+  mountDashboard(app, { title: 'Cloister attestation service', attestation: attestationServiceSource({ storage, instance: (name) => get(name)(), simulated: o.allowSimulated === true, parsePolicy: parseMaaPolicy }), ...(adminToken !== undefined ? { adminToken } : {}) });
 
   let server: ServiceHandle;
   try {

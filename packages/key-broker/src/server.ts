@@ -91,7 +91,7 @@ export async function startKeyBroker(o: StartKeyBrokerOptions): Promise<KeyBroke
     cleanup.push(async () => broker.close());
     const app = createBrokerApp({ broker, logger, metrics, ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}) });
     // The dashboard at /ui (docs/operators/dashboard.md): loopback clients only, read-only.
-    mountDashboard(app, { keyBroker: keyBrokerSource({ storage, signingKey: () => broker.signingJwk }), ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}) });
+    mountDashboard(app, { title: 'Cloister key broker', keyBroker: keyBrokerSource({ storage, signingKey: () => broker.signingJwk }), ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}) });
     if (o.kbs !== undefined) addKbsRoutes(app, broker, o.kbs);
     const api: ServiceHandle = await startService({ app, port: o.port, ...(o.host !== undefined ? { host: o.host } : {}), ...(o.tls !== undefined ? { tls: o.tls } : {}), logger });
     cleanup.push(() => api.close());
