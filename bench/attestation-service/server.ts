@@ -27,6 +27,10 @@ const svc = await startAttestationService({
   logLevel: 'silent',
 });
 process.send?.({ ready: true });
-process.on('message', (m: { stop?: boolean }) => {
+process.on('message', (m: { stop?: boolean; cpu?: boolean }) => {
+  if (m.cpu === true) {
+    const u = process.cpuUsage();
+    process.send?.({ cpuMs: (u.user + u.system) / 1000 });
+  }
   if (m.stop === true) void svc.close().finally(() => process.exit(0));
 });
