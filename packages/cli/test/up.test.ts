@@ -47,7 +47,9 @@ test('cloister up --once: six numbered steps with timings, from the node to the 
   // The text recognised in the sample image, through the attested client.
   assert.match(o, /^ +│ Confidential inference$/m);
   assert.match(o, /^ +│ Hello from an enclave 2026$/m);
-  assert.match(o, new RegExp(`^ {2}6/6 {2}dashboard +http://127\\.0\\.0\\.1:\\d+/ui/`, 'm'));
+  // Served by the attestation service and, for its part, by the key broker.
+  assert.match(o, new RegExp(`^ {2}6/6 {2}dashboard +http://127\\.0\\.0\\.1:\\d+/ui/${t}`, 'm'));
+  assert.match(o, /^ +key broker: http:\/\/127\.0\.0\.1:\d+\/ui\/$/m);
   assert.match(o, /^ {2}all 6 steps passed in \d+\.\d s$/m);
   assert.doesNotMatch(o, /serving/);
   // ctx.log inside the enclave goes to stderr.
@@ -94,6 +96,8 @@ test("cloister up --json --enclave DIR: one JSON document with every step; the u
     assert.match(String(step('ocr')['text']), /Confidential inference\nHello from an enclave 2026/);
     assert.equal(step('ocr')['keyName'], 'ocr-model');
     assert.match(String(step('dashboard')['url']), /^http:\/\/127\.0\.0\.1:\d+\/ui\/$/);
+    assert.equal(step('dashboard')['served'], true);
+    assert.equal((step('dashboard')['keyBroker'] as { served: boolean }).served, true);
 
     // The user's key, not a throwaway one; nothing rebuilt or re-signed.
     assert.equal(out.enclave.signedHere, false);
