@@ -55,6 +55,10 @@ try {
     if (out.ok !== true || out.verified?.status !== 'UpToDate' || out.greeting !== 'Hello, install, from inside an enclave!') {
       return 'unexpected result';
     }
+    // The whole stack ran from the installed package: six steps, the OCR text read inside the enclave.
+    if (!Array.isArray(out.steps) || out.steps.length !== 6) return `expected 6 steps, got ${JSON.stringify(out.steps?.map((x) => x.step))}`;
+    const ocr = out.steps.find((x) => x.step === 'ocr');
+    if (typeof ocr?.text !== 'string' || !ocr.text.includes('Hello from an enclave')) return `OCR step read ${JSON.stringify(ocr?.text)}`;
     return undefined;
   });
   step('a usage error exits 2, as JSON with --json', 'cloister', ['verify', '--json'], tmp, (r) => {
