@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { Socket, connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
@@ -19,49 +18,9 @@ import {
   startService,
   ServiceError,
 } from '../src/index.js';
+import { httpGet, slowloris } from '@cloister/testkit';
 
-function get(port: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
-/** `count` connections that send a request line and then one header byte every `intervalMs`, reopened when closed. */
-function slowloris(port: number, count: number, intervalMs: number): { stop(): void; readonly opened: () => number } {
-  let stopped = false;
-  let opened = 0;
-  const sockets = new Set<Socket>();
-  const open = (): void => {
-    if (stopped) return;
-    const s = connect({ host: '127.0.0.1', port });
-    opened++;
-    sockets.add(s);
-    let timer: NodeJS.Timeout | undefined;
-    s.on('error', () => {});
-    s.on('connect', () => {
-      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
-      timer = setInterval(() => s.write('X'), intervalMs);
-    });
-    s.on('close', () => {
-      clearInterval(timer);
-      sockets.delete(s);
-      setImmediate(open);
-    });
-  };
-  for (let i = 0; i < count; i++) open();
-  return {
-    stop() {
-      stopped = true;
-      for (const s of sockets) s.destroy();
-    },
-    opened: () => opened,
-  };
-}
 
 /**
  * Runs 4 legitimate clients until 40 requests are done and the attack was cut and renewed once over (no time limit
@@ -75,7 +34,7 @@ async function legitimateBeside(port: number, attack: ReturnType<typeof slowlori
     Array.from({ length: 4 }, async () => {
       while (done() < 40 || attack.opened() < 2 * flood) {
         try {
-          statuses.push(await get(port, done() % 2 === 0 ? '/healthz' : '/readyz'));
+          statuses.push(await httpGet(port, done() % 2 === 0 ? '/healthz' : '/readyz'));
         } catch (e) {
           failures.push((e as NodeJS.ErrnoException).code ?? String(e));
         }
