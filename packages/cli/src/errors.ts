@@ -74,6 +74,9 @@ const TYPED_ERRORS: ReadonlySet<string> = new Set([
   'PolicyError',
   'ServiceError',
   'WebhookError',
+  'StorageError',
+  'MaaPolicyError',
+  'InferenceError',
 ]);
 
 export interface CliFailure {
