@@ -5,7 +5,6 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { peerAddress, rateLimit, readJson, readText, requireAdmin, type RateLimitOptions } from '@cloister/service-kit';
-import { readJsonBody } from './body.js';
 import { ATTESTATION_TYPES, type AttestationType } from './claims.js';
 import { badRequest } from './errors.js';
 import type { AttestationInstance } from './instance.js';
@@ -45,7 +44,7 @@ export function instanceRoutes(getInstance: () => AttestationInstance, o: RouteO
   app.post('/attest/:type', limited, async (c) => {
     const version = checkApiVersion(c.req.query('api-version'));
     const type = attestationType(c.req.param('type'));
-    const body = await readJsonBody(c, o.maxAttestBodyBytes);
+    const body = await readJson(c, o.maxAttestBodyBytes);
     const req = parseAttestRequest(type, body, version, o.requestLimits);
     const token = await getInstance().attest(type, req, peerAddress(c));
     return json(c, { token });
