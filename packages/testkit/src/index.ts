@@ -74,3 +74,4 @@ export function loadDcapCases(): DcapCase[] {
     .sort((a, b) => a.json.id.localeCompare(b.json.id));
 }
 export { httpGet, slowloris, type Slowloris } from './slow-clients.js';
+export { modulesLoadedBy } from './loaded-modules.js';
