@@ -166,7 +166,15 @@ test('a client that never finishes its request head is cut off; others are serve
       const closed = new Promise<void>((r) => slow.once('close', () => r()));
       slow.on('error', () => undefined);
       assert.equal((await fetch(`${svc.url}/healthz`)).status, 200);
-      await closed; // ended by the server's head deadline, not by the test
+      // Ended by the server's head deadline (300 ms), not by the test; a bounded wait so a regression fails, not hangs.
+      let timer: NodeJS.Timeout | undefined;
+      const cut = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 20_000))),
+      ]);
+      clearTimeout(timer);
+      slow.destroy();
+      assert.equal(cut, true, 'the slow connection was cut off by the server');
     },
     { limits: { headersTimeoutMs: 300, requestTimeoutMs: 600 } },
   );
